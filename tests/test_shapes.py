@@ -119,3 +119,74 @@ def test_bad_sizes_are_explained():
         S.sample_scenes(0)
     with pytest.raises(ValueError, match="at least 16 pixels"):
         S.render(S.sample_scenes(2), image_size=8)
+
+
+def _combos(scenes):
+    colours, shapes = list(S.COLOURS), S.SHAPES
+    return {
+        (colours[c], shapes[s])
+        for c, s in zip(scenes.colour.flatten().tolist(), scenes.shape.flatten().tolist())
+    }
+
+
+@pytest.mark.parametrize("n_objects", [1, 2, 3])
+def test_heldout_combinations_never_seen_in_training(n_objects):
+    held = set(S.HELDOUT_COMBOS)
+    for split in ("train", "val", "test"):
+        ds = xm.data.make_shapes(2000, split=split, n_objects=n_objects)
+        assert not _combos(ds.scenes) & held
+        assert len(_combos(ds.scenes)) == 30 - len(held)  # every other pair still occurs
+    heldout = xm.data.make_shapes(500, split="heldout", n_objects=n_objects).scenes
+    per_scene = [
+        _combos(S.Scenes(*(t[i : i + 1] for t in vars(heldout).values()))) & held
+        for i in range(len(heldout))
+    ]
+    assert all(per_scene)  # every scene shows a pair never seen in training
+    assert set().union(*per_scene) == held
+
+
+def test_three_objects_stay_apart_and_inside():
+    sc = S.sample_scenes(3000, seed=3, n_objects=3)
+    r = torch.tensor(list(S.SIZES.values()))[sc.size]  # (N, 3)
+    assert ((sc.x - r) >= 0).all() and ((sc.x + r) <= 1).all()
+    assert ((sc.y - r) >= 0).all() and ((sc.y + r) <= 1).all()
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        dist = ((sc.x[:, a] - sc.x[:, b]) ** 2 + (sc.y[:, a] - sc.y[:, b]) ** 2).sqrt()
+        assert (dist > r[:, a] + r[:, b]).float().mean() > 0.999  # overlaps (almost) never
+
+
+def test_vectorised_owners_match_a_pixel_loop():
+    sc = S.sample_scenes(6, seed=7, n_objects=3)
+    size = 24
+    owners = S._owners(sc, size)
+    radii = list(S.SIZES.values())
+    for i in range(6):
+        for row in range(size):
+            for col in range(size):
+                expected = 0
+                for k in range(3):
+                    r = radii[sc.size[i, k]]
+                    dx = torch.tensor(((col + 0.5) / size - float(sc.x[i, k])) / r)
+                    dy = torch.tensor(((row + 0.5) / size - float(sc.y[i, k])) / r)
+                    if S._shape_mask(int(sc.shape[i, k]), dx, dy):
+                        expected = k + 1  # later objects paint over earlier ones
+                assert owners[i, row, col] == expected
+
+
+def test_clean_render_shows_palette_colours_at_64px():
+    ds = xm.data.make_shapes(20, image_size=64, noise=0.0, n_objects=3)
+    assert ds.images.shape == (20, 3, 64, 64)
+    owners = S._owners(ds.scenes, 64)
+    background = ds.images.permute(0, 2, 3, 1)[owners == 0].float() / 255
+    assert torch.allclose(background, torch.full_like(background, 0.12), atol=0.5 / 255)
+
+
+def test_paraphrased_captions_vary_but_describe_the_scene():
+    from xmlab.data import grammar
+
+    ds = xm.data.make_shapes(200, seed=2, paraphrase=True)
+    assert len(set(ds.templates)) == 5
+    for i, text in enumerate(ds.captions):
+        assert grammar.holds(ds.scenes, i, grammar.parse(text))
+    plain = xm.data.make_shapes(200, seed=2)
+    assert plain.captions != ds.captions and torch.equal(plain.images, ds.images)
