@@ -22,7 +22,7 @@ def test_overfits_one_batch(shapes_setup):
     one.n = 16  # a loader over the first 16 pairs only
     model = xm.encoders.shapes_dual_encoder(len(tok), embed_dim=32, width=64)
     history = xm.train.fit(
-        model, one, config=xm.train.TrainConfig(epochs=60, lr=2e-3, progress=False)
+        model, one, config=xm.train.TrainConfig(epochs=150, lr=2e-3, progress=False)
     )
     assert history.steps[0]["loss"] > 2.0 and history.last("loss") < 0.05
     img, txt = xm.train.embed_pairs(model, one)
