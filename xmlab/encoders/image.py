@@ -1,0 +1,59 @@
+"""Image encoders: pixels ``(B, C, H, W)`` to feature vectors ``(B, F)``.
+
+Explained in: notebooks/02_common_representation.ipynb
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ImageEncoder(nn.Module):
+    """A small CNN: stages of (conv 4x4 with stride 2, batch norm, ReLU), then a linear layer.
+
+    Each stage halves the resolution with a strided convolution (cheaper on a CPU than a
+    convolution followed by pooling). The final feature map is flattened rather than averaged,
+    so the output still knows *where* things are in the image (needed for "left of").
+
+    Args:
+        out_dim: size of the output feature vector.
+        channels: output channels of each stage.
+        image_size: side of the (square) input images.
+        in_channels: 3 for RGB, 1 for grey images.
+        norm: batch-normalise each stage (trains much faster; off for a plain CNN).
+    """
+
+    def __init__(
+        self,
+        out_dim: int = 256,
+        *,
+        channels: tuple[int, ...] = (32, 64, 128),
+        image_size: int = 32,
+        in_channels: int = 3,
+        norm: bool = True,
+    ):
+        super().__init__()
+        layers, c_in = [], in_channels
+        for c_out in channels:
+            layers.append(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=not norm))
+            layers += (
+                [nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)] if norm else [nn.ReLU(inplace=True)]
+            )
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        side = image_size // 2 ** len(channels)
+        if side < 1:
+            raise ValueError(f"{len(channels)} stages halve {image_size} px images below 1 pixel")
+        self.head = nn.Linear(c_in * side * side, out_dim)
+        self.image_size, self.in_channels = image_size, in_channels
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = images.shape
+        if (c, h, w) != (self.in_channels, self.image_size, self.image_size):
+            raise ValueError(
+                f"image encoder expects images shaped (B, {self.in_channels}, {self.image_size}, "
+                f"{self.image_size}), got {tuple(images.shape)}: build it with image_size={h} "
+                "or resize the images"
+            )
+        return self.head(self.features(images).flatten(1))  # (B, out_dim)
