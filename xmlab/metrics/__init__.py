@@ -1,0 +1,66 @@
+"""Evaluation: retrieval, zero-shot and linear-probe classification, and probes of the space.
+
+One module per family, every name re-exported here: ``xm.metrics.retrieval_metrics(...)``.
+
+Explained in: notebooks/00_welcome.ipynb and notebooks/05_evaluation.ipynb
+"""
+
+from xmlab.metrics.classification import (
+    accuracy,
+    confusion_matrix,
+    fit_linear_probe,
+    linear_probe,
+    zero_shot_accuracy,
+    zero_shot_classifier,
+    zero_shot_predict,
+)
+from xmlab.metrics.probes import (
+    accuracy_under_noise,
+    add_noise,
+    gap_vector,
+    hard_negative_accuracy,
+    modality_gap,
+    negative_table,
+    shift_embeddings,
+)
+from xmlab.metrics.retrieval import (
+    CHUNK_SIZE,
+    check_embeddings,
+    group_ids,
+    mean_average_precision,
+    query_ranks,
+    rank_metrics,
+    recall_at_k,
+    relevance_labels,
+    retrieval_metrics,
+    similarity_chunks,
+    summarize_ranks,
+)
+
+__all__ = [
+    "CHUNK_SIZE",
+    "accuracy",
+    "accuracy_under_noise",
+    "add_noise",
+    "check_embeddings",
+    "confusion_matrix",
+    "fit_linear_probe",
+    "gap_vector",
+    "group_ids",
+    "hard_negative_accuracy",
+    "linear_probe",
+    "mean_average_precision",
+    "modality_gap",
+    "negative_table",
+    "query_ranks",
+    "rank_metrics",
+    "recall_at_k",
+    "relevance_labels",
+    "retrieval_metrics",
+    "shift_embeddings",
+    "similarity_chunks",
+    "summarize_ranks",
+    "zero_shot_accuracy",
+    "zero_shot_classifier",
+    "zero_shot_predict",
+]
