@@ -1,4 +1,4 @@
-"""Figures: training curves, similarity heatmaps, retrieval results.
+"""Figures of the first lessons: training curves, images, similarity heatmaps, retrieval results.
 
 Every function takes ``ax=None`` (draws into a new figure when not given) and returns what it
 drew on; none calls ``plt.show()``.
@@ -8,22 +8,73 @@ Explained in: notebooks/00_welcome.ipynb and notebooks/05_evaluation.ipynb
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
 
-def _as_hwc(image: torch.Tensor):
+def as_hwc(image: torch.Tensor):
     """A (C, H, W) uint8 or [0, 1] float image as an (H, W, C) array for ``imshow``."""
     image = image.detach().cpu()
     image = image.float() / 255 if image.dtype == torch.uint8 else image.float().clamp(0, 1)
     return image.permute(1, 2, 0).squeeze(-1).numpy()
 
 
+_as_hwc = as_hwc  # the name the first lessons used
+
+
+def figure_to_png(fig, *, dpi: int = 80) -> bytes:
+    """The figure as PNG bytes (for an ``ipywidgets.Image``); the figure is closed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def plot_history(history, ax=None, *, key: str = "loss"):
     """The training curve of a ``xm.train.History``; returns the axes."""
     return history.plot(ax=ax, key=key)
+
+
+def plot_training(history, ax=None, *, metrics: Sequence[str] = ()):
+    """Loss per step and per epoch, with epoch metrics (e.g. a validation R@1) on a second
+    axis; returns the figure."""
+    ax = plot_history(history, ax=ax, key="loss")
+    steps_per_epoch = len(history.steps) / max(len(history.epochs), 1)
+    if metrics:
+        twin = ax.twinx()
+        for i, name in enumerate(metrics):
+            rows = [r for r in history.epochs if name in r]
+            if not rows:
+                raise KeyError(f"{name!r} is not in the epoch rows: {sorted(history.keys())}")
+            xs = [r["epoch"] * steps_per_epoch for r in rows]
+            twin.plot(xs, [r[name] for r in rows], "s--", color=f"C{i + 2}", label=name)
+        twin.set_ylabel(", ".join(metrics))
+        twin.legend(loc="center right", fontsize=8)
+    ax.set_title("training history")
+    return ax.figure
+
+
+def _thumbnails(ax, images: torch.Tensor, *, axis: str, zoom: float) -> None:
+    """Draw a small image beside every row (``axis="y"``) or column (``"x"``) of a heatmap."""
+    for i, image in enumerate(images):
+        box = OffsetImage(as_hwc(image), zoom=zoom)
+        xy, coords = ((-0.5, i), ("data", "data")) if axis == "y" else ((i, -0.5), "data")
+        offset = (-14, 0) if axis == "y" else (0, 14)
+        ax.add_artist(
+            AnnotationBbox(
+                box,
+                xy,
+                xycoords=coords,
+                xybox=offset,
+                boxcoords="offset points",
+                frameon=False,
+                annotation_clip=False,
+            )
+        )
 
 
 def show_similarity(
@@ -32,12 +83,18 @@ def show_similarity(
     *,
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
+    row_images: torch.Tensor | None = None,
+    col_images: torch.Tensor | None = None,
     title: str = "cosine similarity",
 ):
-    """A heatmap of a (Q, G) similarity matrix, optionally labelled; returns the axes."""
+    """A heatmap of a (Q, G) similarity matrix with text labels or image thumbnails on its
+    rows and columns; returns the axes."""
     sim = similarity.detach().float().cpu()
     if sim.ndim != 2:
         raise ValueError(f"expected a (Q, G) similarity matrix, got shape {tuple(sim.shape)}")
+    for name, items, n in (("row", row_images, sim.shape[0]), ("column", col_images, sim.shape[1])):
+        if items is not None and len(items) != n:
+            raise ValueError(f"{len(items)} {name} images for {n} {name}s: one image per {name}")
     if ax is None:
         _, ax = plt.subplots(figsize=(1 + 0.45 * sim.shape[1], 1 + 0.45 * sim.shape[0]))
     im = ax.imshow(sim.numpy(), cmap="viridis")
@@ -46,6 +103,12 @@ def show_similarity(
         ax.set_yticks(range(len(row_labels)), row_labels, fontsize=7)
     if col_labels is not None:
         ax.set_xticks(range(len(col_labels)), col_labels, fontsize=7, rotation=60, ha="right")
+    if row_images is not None:
+        ax.set_yticks([])
+        _thumbnails(ax, row_images, axis="y", zoom=0.5)
+    if col_images is not None:
+        ax.set_xticks([])
+        _thumbnails(ax, col_images, axis="x", zoom=0.5)
     ax.set_title(title)
     return ax
 
@@ -62,7 +125,7 @@ def show_images(
     for i, ax in enumerate(axes):
         ax.axis("off")
         if i < n:
-            ax.imshow(_as_hwc(images[i]))
+            ax.imshow(as_hwc(images[i]), cmap="gray")
             if titles is not None:
                 ax.set_title(titles[i], fontsize=7, wrap=True)
     return axes[0].figure
@@ -97,7 +160,7 @@ def show_image_to_texts(
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 1.8))
     ax.axis("off")
-    ax.imshow(_as_hwc(image), extent=(0, 1, 0, 1))
+    ax.imshow(as_hwc(image), extent=(0, 1, 0, 1), cmap="gray")
     ax.set_xlim(0, 5)
     for rank, (text, score) in enumerate(zip(texts, scores.tolist())):
         mark = "" if hits is None else (" ✓" if hits[rank] else " ✗")

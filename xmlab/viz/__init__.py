@@ -1,0 +1,56 @@
+"""Figures: training curves, similarity heatmaps, embedding maps, retrieval galleries, sound.
+
+Every function takes ``ax=None`` (draws into a new figure when not given) and returns what it
+drew on; none calls ``plt.show()``. One module per family, every name re-exported here.
+
+Explained in: notebooks/00_welcome.ipynb and notebooks/05_evaluation.ipynb
+"""
+
+from xmlab.viz.audio import show_spectrogram, wav_bytes
+from xmlab.viz.core import (
+    as_hwc,
+    figure_to_png,
+    plot_history,
+    plot_training,
+    show_image_to_texts,
+    show_images,
+    show_similarity,
+    show_text_to_images,
+)
+from xmlab.viz.evaluation import (
+    plot_hard_negatives,
+    plot_noise_curve,
+    project_2d,
+    show_confusion,
+    show_embeddings_2d,
+    show_retrieval,
+)
+from xmlab.viz.lessons import (
+    plot_loss_lab,
+    plot_softmax,
+    row_losses,
+    softmax_with_temperature,
+)
+
+__all__ = [
+    "as_hwc",
+    "figure_to_png",
+    "plot_hard_negatives",
+    "plot_history",
+    "plot_loss_lab",
+    "plot_noise_curve",
+    "plot_softmax",
+    "plot_training",
+    "project_2d",
+    "row_losses",
+    "show_confusion",
+    "show_embeddings_2d",
+    "show_image_to_texts",
+    "show_images",
+    "show_retrieval",
+    "show_similarity",
+    "show_spectrogram",
+    "show_text_to_images",
+    "softmax_with_temperature",
+    "wav_bytes",
+]
