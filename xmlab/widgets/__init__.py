@@ -1,0 +1,30 @@
+"""Interactive widgets for the notebooks: ipywidgets builders over the package's functions.
+
+Each builder returns the widget; the maths it shows lives in ``xmlab.metrics``,
+``xmlab.viz`` or ``xmlab.train``, and its logic is tested by setting values and clicking
+buttons without a browser.
+
+Explained in: notebooks/04_optimization.ipynb and notebooks/05_evaluation.ipynb
+"""
+
+from xmlab.widgets.dashboard import TrainingDashboard, training_dashboard
+from xmlab.widgets.explorers import LossLab, TemperatureExplorer, loss_lab, temperature_explorer
+from xmlab.widgets.retrieval import RetrievalExplorer, retrieval_explorer
+from xmlab.widgets.robustness import NoiseExplorer, noise_explorer
+from xmlab.widgets.training import LiveCurve, LrLab, lr_lab
+
+__all__ = [
+    "LiveCurve",
+    "LossLab",
+    "LrLab",
+    "NoiseExplorer",
+    "RetrievalExplorer",
+    "TemperatureExplorer",
+    "TrainingDashboard",
+    "loss_lab",
+    "lr_lab",
+    "noise_explorer",
+    "retrieval_explorer",
+    "temperature_explorer",
+    "training_dashboard",
+]
