@@ -17,13 +17,14 @@ def shapes_setup():
 
 def test_overfits_one_batch(shapes_setup):
     ds, tok, _ = shapes_setup
+    unique = list(dict.fromkeys(ds.captions))[:16]  # 16 pairs with 16 different captions
+    idx = torch.tensor([ds.captions.index(c) for c in unique])
+    tensors = {k: v[idx] for k, v in xm.data.encode_pairs(ds, tok).items()}
+    one = xm.data.TensorLoader(tensors, batch_size=16)
     xm.utils.seed_everything(0)
-    one = xm.data.pair_loader(ds, tok, batch_size=16)
-    one.n = 16  # a loader over the first 16 pairs only
     model = xm.encoders.shapes_dual_encoder(len(tok), embed_dim=32, width=64)
-    history = xm.train.fit(
-        model, one, config=xm.train.TrainConfig(epochs=150, lr=2e-3, progress=False)
-    )
+    config = xm.train.TrainConfig(epochs=40, lr=3e-3, progress=False)
+    history = xm.train.fit(model, one, config=config)
     assert history.steps[0]["loss"] > 2.0 and history.last("loss") < 0.05
     img, txt = xm.train.embed_pairs(model, one)
     assert xm.metrics.retrieval_metrics(img, txt, ks=(1,))["image_to_text_R@1"] == 1.0
@@ -76,13 +77,14 @@ def test_nan_loss_stops_with_the_step_and_causes():
 
     loader = xm.data.TensorLoader({"x": torch.zeros(4)}, batch_size=2)
     calls = iter([1.0, float("nan")])
-    with pytest.raises(FloatingPointError, match="at step 2: lower the learning rate"):
+    with pytest.raises(FloatingPointError, match="at step 2: lower the learning rate") as err:
         xm.train.fit(
             Bad(),
             loader,
             config=xm.train.TrainConfig(progress=False),
             loss_fn=lambda m, b: m.w.sum() * next(calls),
         )
+    assert "temperature" in str(err.value) and "precision='fp32'" in str(err.value)
 
 
 @pytest.mark.parametrize("step,expected", [(0, 0.25), (3, 1.0), (4, 1.0), (14, 0.5), (24, 0.0)])
@@ -91,10 +93,24 @@ def test_cosine_schedule_matches_formula(step, expected):
     assert got == pytest.approx(expected, abs=1e-9)
 
 
+def test_fit_follows_the_schedule_and_records_the_lr_of_each_step(shapes_setup):
+    _, tok, loader = shapes_setup
+    model = xm.encoders.shapes_dual_encoder(len(tok), embed_dim=8, width=16)
+    config = xm.train.TrainConfig(
+        epochs=2, lr=0.01, schedule="cosine", warmup_steps=3, optimizer="sgd", progress=False
+    )
+    history = xm.train.fit(model, loader, config=config)
+    factors = [
+        xm.train.lr_factor(s, schedule="cosine", total_steps=8, warmup_steps=3) for s in range(8)
+    ]
+    expected = [0.01 * f for f in factors]
+    assert history.column("lr") == pytest.approx(expected, rel=1e-12)
+
+
 def test_unknown_schedule_is_explained(shapes_setup):
     _, tok, loader = shapes_setup
     model = xm.encoders.shapes_dual_encoder(len(tok), embed_dim=8, width=32)
-    with pytest.raises(ValueError, match="unknown schedule 'linear'"):
+    with pytest.raises(ValueError, match="unknown schedule 'linear': expected one of constant"):
         xm.train.fit(model, loader, config=xm.train.TrainConfig(schedule="linear", progress=False))
 
 

@@ -1,7 +1,12 @@
-"""Optimisation: a readable training loop for any model whose loss a function can compute.
+"""Optimisation: one readable training loop for any model whose loss a function can compute.
 
-``fit`` runs epochs of mini-batch gradient descent with a ``tqdm`` progress bar, records a
-``History`` and calls back into user code after each step and epoch.
+``fit`` runs epochs of mini-batch gradient descent. Each step is a short list of named parts:
+forward and backward (with mixed precision and gradient accumulation when asked), gradient
+clipping, the optimiser step, the schedule, and clamping the temperature. After each epoch it
+evaluates, calls back into user code, saves a checkpoint and decides whether to stop early.
+A ``History`` keeps every number it measured. The parts live beside this file, re-exported
+here: optimisers and schedules in ``xmlab.optim``, accumulation in ``xmlab.accumulate``,
+checkpoints in ``xmlab.checkpoint``, ``History`` and ``Callback`` in ``xmlab.history``.
 
 Explained in: notebooks/00_welcome.ipynb and notebooks/04_optimization.ipynb
 """
@@ -9,17 +14,37 @@ Explained in: notebooks/00_welcome.ipynb and notebooks/04_optimization.ipynb
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from xmlab import losses
+from xmlab import accumulate, losses
+from xmlab.checkpoint import (
+    CheckpointError,
+    read_checkpoint,
+    restore,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from xmlab.history import Callback, History, early_stop
+from xmlab.optim import (
+    OPTIMIZERS,
+    SCHEDULES,
+    lr_factor,  # noqa: F401  (xm.train.lr_factor, as before the split)
+    make_optimizer,
+    make_scheduler,
+)
 from xmlab.utils import get_device
 
 LossFn = Callable[[nn.Module, dict], torch.Tensor]
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass
@@ -27,65 +52,47 @@ class TrainConfig:
     """What ``fit`` needs to know besides the model and the data."""
 
     epochs: int = 5  # passes over the training data
-    lr: float = 1e-3  # learning rate of Adam
-    weight_decay: float = 0.0  # L2 penalty added by the optimiser
-    schedule: str = "constant"  # learning-rate schedule: "constant" or "cosine" (warmup + decay)
-    warmup_steps: int = 0  # steps of linear warmup from 0 to lr (cosine schedule)
+    lr: float = 1e-3  # base learning rate (the schedule multiplies it)
+    weight_decay: float = 0.0  # decay of weight matrices (never of biases, gains, logit_scale)
+    optimizer: str = "adam"  # "sgd" (with momentum), "adam" or "adamw"
+    momentum: float = 0.9  # SGD's momentum (0: plain gradient descent)
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam's averaging of the gradient and its square
+    schedule: str = "constant"  # after the warmup: "constant", "step" or "cosine" (decay to 0)
+    warmup_steps: int = 0  # steps of linear warmup from 0 to lr
+    step_size: int = 0  # "step" schedule: steps between drops (0: drop at 1/3 and 2/3)
+    step_gamma: float = 0.1  # "step" schedule: factor of each drop
+    clip_grad_norm: float = 0.0  # rescale the gradient when its norm exceeds this (0: never)
+    precision: str = "fp32"  # "fp32"; "bf16" autocast (CPU or GPU); "fp16" + grad scaler (CUDA)
+    accumulate: int = 1  # micro-batches per batch, summed into one step (1: no accumulation)
+    accumulation: str = "cached"  # "cached" (exact for contrastive losses) or "naive"
+    monitor: str = ""  # epoch metric for early stopping, e.g. "val_loss" ("": never stop early)
+    patience: int = 3  # epochs without a better monitor value before stopping
+    checkpoint: str = ""  # file to save a checkpoint to after every epoch ("": none)
+    resume: str = ""  # checkpoint file to continue from ("": start fresh)
     device: str = "auto"  # "auto", "cpu", "cuda" or "mps"
-    progress: bool = True  # show a tqdm progress bar
+    progress: bool = True  # show a progress bar with the live loss and learning rate
 
+    def __post_init__(self):
+        self.check()
 
-@dataclass
-class History:
-    """Everything ``fit`` measured: one row per step and one row per epoch."""
-
-    steps: list[dict] = field(default_factory=list)  # {"step", "epoch", "loss", "lr"}
-    epochs: list[dict] = field(default_factory=list)  # {"epoch", "loss", **eval metrics}
-
-    def __len__(self) -> int:
-        return len(self.steps)
-
-    def last(self, key: str = "loss") -> float:
-        """The latest value of ``key`` in the epoch rows (or step rows when it is only there)."""
-        for rows in (self.epochs, self.steps):
-            for row in reversed(rows):
-                if key in row:
-                    return row[key]
-        raise KeyError(f"{key!r} was never recorded; recorded keys: {sorted(self.keys())}")
-
-    def keys(self) -> set[str]:
-        return {k for rows in (self.steps, self.epochs) for row in rows for k in row}
-
-    def plot(self, ax=None, *, key: str = "loss"):
-        """Plot ``key`` per step (and per epoch when recorded there); returns the axes."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(5, 3))
-        xs = [r["step"] for r in self.steps if key in r]
-        ax.plot(xs, [r[key] for r in self.steps if key in r], lw=1, label=f"{key} per step")
-        ends = [r for r in self.epochs if key in r]
-        if ends:
-            steps_per_epoch = len(self.steps) / max(len(self.epochs), 1)
-            ax.plot(
-                [r["epoch"] * steps_per_epoch for r in ends],
-                [r[key] for r in ends],
-                "o-",
-                label=f"{key} per epoch",
-            )
-        ax.set(xlabel="step", ylabel=key)
-        ax.legend()
-        return ax
-
-
-class Callback:
-    """Override the hooks you need; ``fit`` calls them with itself's live state."""
-
-    def on_step(self, row: dict, model: nn.Module) -> None:
-        """After every optimiser step, with the step's history row."""
-
-    def on_epoch_end(self, row: dict, model: nn.Module) -> None:
-        """After every epoch (and its evaluation), with the epoch's history row."""
+    def check(self) -> None:
+        """Raise a ``ValueError`` that names the field for any impossible setting."""
+        choices = {
+            "optimizer": OPTIMIZERS,
+            "schedule": SCHEDULES,
+            "precision": tuple(PRECISIONS),
+            "accumulation": ("cached", "naive"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"unknown {name} {getattr(self, name)!r}: expected one of {', '.join(allowed)}"
+                )
+        for name in ("epochs", "accumulate", "patience"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}: try 1e-3")
 
 
 def move_to(batch: dict, device: torch.device) -> dict:
@@ -102,6 +109,184 @@ def contrastive_loss(model: nn.Module, batch: dict) -> torch.Tensor:
     return losses.clip_loss(out["image_emb"], out["text_emb"], logit_scale=out["logit_scale"])
 
 
+contrastive_loss.pair_loss = losses.clip_loss  # lets fit accumulate it exactly (accumulate.py)
+
+
+def make_contrastive_loss(pair_loss: accumulate.PairLoss) -> LossFn:
+    """A ``loss_fn`` for ``fit`` from a loss of embeddings, ``pair_loss(img, txt, *, logit_scale)``
+    (e.g. ``xm.losses.clip_loss``); ``fit`` can accumulate it exactly."""
+
+    def loss_fn(model: nn.Module, batch: dict) -> torch.Tensor:
+        out = model(batch["image"], batch["input_ids"], batch["attention_mask"])
+        return pair_loss(out["image_emb"], out["text_emb"], logit_scale=out["logit_scale"])
+
+    loss_fn.pair_loss = pair_loss
+    return loss_fn
+
+
+@dataclass
+class _Run:
+    """The live state of one ``fit``: what a step changes and a checkpoint saves."""
+
+    model: nn.Module
+    config: TrainConfig
+    device: torch.device
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    autocast: Callable
+    history: History = field(default_factory=History)
+    epoch: int = 0  # epochs finished
+    params: list = field(default_factory=list)  # the trainable parameters, for clipping
+
+
+def _start(model: nn.Module, loader, config: TrainConfig, loss_fn: LossFn) -> _Run:
+    """Build the optimiser, schedule, scaler and autocast for ``config``; resume if asked."""
+    device = get_device(config.device)
+    if config.precision == "fp16" and device.type != "cuda":
+        raise ValueError(
+            f"precision='fp16' needs a CUDA GPU (it relies on a gradient scaler); on {device} "
+            "use precision='bf16' or 'fp32'"
+        )
+    if config.accumulate > 1 and config.accumulation == "cached":
+        _check_cacheable(model, loss_fn)
+    model.to(device)
+    opt = make_optimizer(
+        model,
+        config.optimizer,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        momentum=config.momentum,
+        betas=config.betas,
+    )
+    dtype = PRECISIONS[config.precision]
+    run = _Run(
+        model,
+        config,
+        device,
+        opt,
+        scheduler=make_scheduler(opt, config, total_steps=config.epochs * len(loader)),
+        scaler=torch.amp.GradScaler(device.type, enabled=config.precision == "fp16"),
+        autocast=partial(torch.autocast, device.type, dtype=dtype) if dtype else nullcontext,
+        params=[p for p in model.parameters() if p.requires_grad],
+    )
+    if config.resume:
+        _resume(run, loader)
+    return run
+
+
+def _check_cacheable(model: nn.Module, loss_fn: LossFn) -> None:
+    if getattr(loss_fn, "pair_loss", None) is None or not hasattr(model, "encode_image"):
+        raise ValueError(
+            "accumulation='cached' needs a dual encoder (encode_image, encode_text, logit_scale) "
+            "and a loss of its embeddings: use loss_fn=xm.train.contrastive_loss or "
+            "xm.train.make_contrastive_loss(pair_loss), or accumulation='naive' for other losses"
+        )
+
+
+def _resume(run: _Run, loader) -> None:
+    saved = read_checkpoint(run.config.resume)
+    if saved["config"]["optimizer"] != run.config.optimizer:
+        raise CheckpointError(
+            f"{run.config.resume} was trained with {saved['config']['optimizer']!r} but this run "
+            f"uses {run.config.optimizer!r}: resume with the same optimizer"
+        )
+    parts = {"optimizer": run.optimizer, "scheduler": run.scheduler, "scaler": run.scaler}
+    restore(saved, run.model, path=run.config.resume, history=run.history, **parts)
+    run.epoch = saved["epoch"]
+    set_rng_state(saved["rng"], getattr(loader, "generator", None))
+
+
+def _save(run: _Run, loader) -> None:
+    save_checkpoint(
+        run.config.checkpoint,
+        model=run.model,
+        optimizer=run.optimizer,
+        scheduler=run.scheduler,
+        scaler=run.scaler,
+        history=run.history,
+        epoch=run.epoch,
+        config=asdict(run.config),
+        rng=rng_state(getattr(loader, "generator", None)),
+    )
+
+
+def _backward(run: _Run, batch: dict, loss_fn: LossFn) -> torch.Tensor:
+    """Forward and backward passes of one batch; returns the detached loss."""
+    cfg, scale = run.config, run.scaler.scale
+    if cfg.accumulate == 1:
+        with run.autocast():
+            loss = loss_fn(run.model, batch)
+        scale(loss).backward()
+        return loss.detach()
+    if cfg.accumulation == "naive":
+        return accumulate.naive_backward(
+            run.model, batch, loss_fn, chunks=cfg.accumulate, autocast=run.autocast, scale=scale
+        )
+    return accumulate.cached_backward(
+        run.model,
+        batch,
+        chunks=cfg.accumulate,
+        pair_loss=loss_fn.pair_loss,
+        autocast=run.autocast,
+        scale=scale,
+    )
+
+
+def train_step(run: _Run, batch: dict, loss_fn: LossFn, epoch: int) -> dict:
+    """One optimiser step; returns its history row."""
+    model, opt, cfg = run.model, run.optimizer, run.config
+    opt.zero_grad(set_to_none=True)
+    scalars = [_backward(run, move_to(batch, run.device), loss_fn).float()]
+    if cfg.clip_grad_norm:
+        run.scaler.unscale_(opt)  # clip the true gradient, not the fp16-scaled one
+        scalars.append(nn.utils.clip_grad_norm_(run.params, cfg.clip_grad_norm).float())
+    log_scale = getattr(model, "logit_scale", None)
+    if isinstance(log_scale, torch.Tensor):
+        scalars.append(log_scale.detach().float())
+    values = torch.stack(scalars).tolist()  # the step's one wait for the device
+    row = {"step": len(run.history) + 1, "epoch": epoch, "loss": values[0]}
+    row["lr"] = opt.param_groups[0]["lr"]
+    if cfg.clip_grad_norm:
+        row["grad_norm"] = values[1]
+    if isinstance(log_scale, torch.Tensor):
+        row["temperature"] = math.exp(-values[-1])  # 1 / logit_scale.exp()
+    if not math.isfinite(row["loss"]):
+        _raise_not_finite(row)
+    run.scaler.step(opt)  # an fp16 step with inf/NaN gradients is skipped
+    run.scaler.update()
+    run.scheduler.step()
+    if hasattr(model, "clamp_logit_scale"):
+        model.clamp_logit_scale()
+    return row
+
+
+def _raise_not_finite(row: dict) -> None:
+    temperature = f" (it is {row['temperature']:.3g})" if "temperature" in row else ""
+    raise FloatingPointError(
+        f"the loss became {row['loss']} at step {row['step']}: lower the learning rate "
+        f"(it is {row['lr']:.3g}) or clip gradients (clip_grad_norm=1.0), check the "
+        f"temperature{temperature}: a tiny one overflows the logits, try precision='fp32' if "
+        "mixed precision is on, and check the inputs for NaN"
+    )
+
+
+def train_one_epoch(run: _Run, loader, epoch: int, *, loss_fn: LossFn, callbacks=(), bar=None):
+    """One pass over ``loader``; returns the epoch's row ``{"epoch", "loss", "seconds"}``."""
+    run.model.train()
+    start, total, n = time.perf_counter(), 0.0, 0
+    for batch in loader:
+        row = train_step(run, batch, loss_fn, epoch)
+        run.history.steps.append(row)
+        total, n = total + row["loss"], n + 1
+        if bar is not None:
+            bar.update()
+            bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}", refresh=False)
+        for cb in callbacks:
+            cb.on_step(row, run.model)
+    return {"epoch": epoch, "loss": total / max(n, 1), "seconds": time.perf_counter() - start}
+
+
 def fit(
     model: nn.Module,
     loader: Iterable[dict],
@@ -111,12 +296,16 @@ def fit(
     eval_fn: Callable[[nn.Module], dict] | None = None,
     callbacks: Iterable[Callback] = (),
 ) -> History:
-    """Train ``model`` with Adam on ``loader`` for ``config.epochs`` epochs.
+    """Train ``model`` on ``loader`` for ``config.epochs`` epochs.
+
+    Pressing a notebook's stop button (``KeyboardInterrupt``) ends training cleanly: the model
+    keeps its last completed step and the history so far is returned (``history.stopped``
+    says so). A NaN or infinite loss raises a ``FloatingPointError`` naming the step.
 
     Args:
         model: any module; moved to the configured device.
         loader: yields dict batches (tensors are moved to the device for you).
-        config: epochs, learning rate, device...
+        config: optimiser, schedule, precision, accumulation, early stopping, checkpoints...
         loss_fn: ``loss_fn(model, batch) -> scalar loss``.
         eval_fn: ``eval_fn(model) -> {"metric": value}``, called after every epoch.
         callbacks: objects with ``on_step`` / ``on_epoch_end`` hooks.
@@ -125,84 +314,61 @@ def fit(
         The ``History`` of the run.
     """
     config = config or TrainConfig()
-    device = get_device(config.device)
-    model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = make_scheduler(optimizer, config, total_steps=config.epochs * len(loader))
-    history = History()
-    bar = tqdm(total=config.epochs * len(loader), disable=not config.progress, desc="training")
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        epoch_loss = 0.0
-        for batch in loader:
-            loss = loss_fn(model, move_to(batch, device))
-            _check_finite(loss, len(history) + 1)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            if hasattr(model, "clamp_logit_scale"):
-                model.clamp_logit_scale()
-            row = {
-                "step": len(history) + 1,
-                "epoch": epoch,
-                "loss": loss.item(),
-                "lr": optimizer.param_groups[0]["lr"],
-            }
-            history.steps.append(row)
-            epoch_loss += row["loss"]
-            bar.update()
-            bar.set_postfix(loss=f"{row['loss']:.3f}", epoch=epoch)
-            for cb in callbacks:
-                cb.on_step(row, model)
-        row = {"epoch": epoch, "loss": epoch_loss / max(len(loader), 1)}
-        if eval_fn is not None:
-            model.eval()
-            with torch.no_grad():
-                row.update(eval_fn(model))
-        history.epochs.append(row)
-        for cb in callbacks:
-            cb.on_epoch_end(row, model)
-    bar.close()
-    return history
+    config.check()
+    run = _start(model, loader, config, loss_fn)
+    callbacks = list(callbacks)
+    total = config.epochs * len(loader)
+    bar = tqdm(total=total, initial=len(run.history), disable=not config.progress, desc="training")
+    try:
+        for epoch in range(run.epoch + 1, config.epochs + 1):
+            row = train_one_epoch(run, loader, epoch, loss_fn=loss_fn, callbacks=callbacks, bar=bar)
+            if _end_epoch(run, loader, row, eval_fn, callbacks):
+                break
+    except KeyboardInterrupt:
+        model.zero_grad(set_to_none=True)
+        run.history.stopped = f"interrupted after step {len(run.history)}"
+        print(f"Training stopped by the user after step {len(run.history)}; history kept.")
+    finally:
+        bar.close()
+    return run.history
 
 
-def lr_factor(step: int, *, schedule: str, total_steps: int, warmup_steps: int = 0) -> float:
-    """The multiplier of the base learning rate at ``step`` (0-based) for a named schedule.
-
-    ``"constant"``: always 1. ``"cosine"``: rises linearly from 0 over ``warmup_steps``, then
-    follows half a cosine from 1 down to 0 at ``total_steps``.
-    """
-    if schedule == "constant":
-        return 1.0
-    if schedule != "cosine":
-        raise ValueError(f"unknown schedule {schedule!r}: expected 'constant' or 'cosine'")
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(total_steps - warmup_steps, 1)
-    return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, *, total_steps: int):
-    """A ``LambdaLR`` that follows :func:`lr_factor` for the configured schedule."""
-    lr_factor(0, schedule=config.schedule, total_steps=total_steps)  # fail early on a bad name
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: lr_factor(
-            step,
-            schedule=config.schedule,
-            total_steps=total_steps,
-            warmup_steps=config.warmup_steps,
-        ),
-    )
+def _end_epoch(run: _Run, loader, row: dict, eval_fn, callbacks) -> bool:
+    """Evaluate, record, call back, save; returns True when early stopping says stop."""
+    if eval_fn is not None:
+        row.update(evaluate(run.model, eval_fn))
+    run.history.epochs.append(row)
+    run.epoch = row["epoch"]
+    for cb in callbacks:
+        cb.on_epoch_end(row, run.model)
+    if run.config.checkpoint:
+        _save(run, loader)
+    if run.config.monitor:
+        run.history.stopped = early_stop(run.history, run.config.monitor, run.config.patience)
+    return bool(run.history.stopped)
 
 
-def _check_finite(loss: torch.Tensor, step: int) -> None:
-    if not torch.isfinite(loss):
-        raise FloatingPointError(
-            f"the loss became {loss.item()} at step {step}: lower the learning rate, "
-            "check the temperature (logit_scale) and the inputs for NaN"
-        )
+def evaluate(model: nn.Module, eval_fn: Callable[[nn.Module], dict]) -> dict:
+    """Call ``eval_fn(model)`` in eval mode without gradients, then put the model back."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return dict(eval_fn(model))
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def mean_loss(model: nn.Module, loader: Iterable[dict], *, loss_fn: LossFn = contrastive_loss):
+    """The loss averaged over a loader's batches (weighted by batch size), without gradients."""
+    device = next(model.parameters()).device
+    total, n = 0.0, 0
+    for batch in loader:
+        batch = move_to(batch, device)
+        size = len(next(iter(batch.values())))
+        total, n = total + loss_fn(model, batch).item() * size, n + size
+    return total / max(n, 1)
 
 
 @torch.no_grad()
