@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from xmlab.data import digits
+from xmlab.data import collate, digits, modality_loader
 from xmlab.preprocess.audio import log_mel
+from xmlab.preprocess.text import CharTokenizer
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +137,33 @@ def test_bad_arguments_explain_themselves():
         digits.SpokenDigits("dev")
     with pytest.raises(ValueError, match="lang must be one of"):
         digits.digit_texts(3, "fr")
+
+
+def test_collate_pads_audio_and_masks_it(splits):
+    samples = [splits["test"][i] for i in (0, 1, 2)]
+    batch = collate(samples)
+    lengths = [len(s["audio"]) for s in samples]
+    assert batch["audio"].shape == (3, max(lengths))
+    assert batch["audio_mask"].sum(1).tolist() == lengths
+    assert torch.equal(batch["audio"][0, : lengths[0]], samples[0]["audio"])
+    assert batch["image"].shape == (3, 1, 8, 8) and batch["label"].shape == (3,)
+    assert batch["text"] == [s["text"] for s in samples] and "image_mask" not in batch
+
+
+@pytest.mark.parametrize("modalities", [("image",), ("audio", "text"), ("image", "audio", "text")])
+def test_loader_for_any_mix_of_modalities(splits, modalities):
+    ds = splits["val"]
+    chars = CharTokenizer.build(ds.texts)
+    loader = modality_loader(ds, modalities, tokenizer=chars, batch_size=16, shuffle=True)
+    batch = next(iter(loader))
+    expected = set(modalities) | {"label"}
+    expected |= {"audio_mask"} if "audio" in modalities else set()
+    expected |= {"input_ids", "attention_mask"} if "text" in modalities else set()
+    assert set(batch) == expected and len(batch["label"]) == 16
+
+
+def test_collate_explains_what_cannot_be_batched():
+    with pytest.raises(ValueError, match="only the last axis may differ"):
+        collate([{"x": torch.zeros(2, 5)}, {"x": torch.zeros(3, 5)}])
+    with pytest.raises(KeyError, match="samples have no"):
+        collate([{"x": torch.zeros(2)}], keys=("audio",))

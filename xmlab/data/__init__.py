@@ -1,8 +1,11 @@
-"""Data the kit always has, as dict samples, and the loaders that batch them."""
+"""Data the kit always has (Shapes, spoken digits), real data sets to download, and loaders."""
 
-from xmlab.data.loaders import TensorLoader, collate, encode_pairs, pair_loader
+from xmlab.data import digits, download, grammar
+from xmlab.data.digits import Degradation, SpokenDigits, digit_texts
+from xmlab.data.loaders import TensorLoader, collate, encode_pairs, modality_loader, pair_loader
 from xmlab.data.shapes import (
     COLOURS,
+    HELDOUT_COMBOS,
     RELATIONS,
     SHAPES,
     SIZES,
@@ -16,16 +19,24 @@ from xmlab.data.shapes import (
 
 __all__ = [
     "COLOURS",
+    "Degradation",
+    "HELDOUT_COMBOS",
     "RELATIONS",
     "SHAPES",
     "SIZES",
     "Scenes",
     "ShapesDataset",
+    "SpokenDigits",
     "TensorLoader",
     "captions",
     "collate",
+    "digit_texts",
+    "digits",
+    "download",
     "encode_pairs",
+    "grammar",
     "make_shapes",
+    "modality_loader",
     "pair_loader",
     "render",
     "sample_scenes",

@@ -1,10 +1,11 @@
-"""Batches: collate dict samples, and a fast loader over tensors that fit in memory.
+"""Batches: collate dict samples of any mix of modalities, and a fast loader over tensors.
 
-Explained in: notebooks/00_welcome.ipynb
+Explained in: notebooks/00_welcome.ipynb and notebooks/01_multimodal_data.ipynb
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import torch
@@ -12,20 +13,26 @@ import torch
 from xmlab.preprocess import WordTokenizer, normalize_images
 
 
-def collate(samples: list[dict], *, tokenizer: WordTokenizer | None = None) -> dict:
+def collate(samples: list[dict], *, tokenizer=None, keys: tuple[str, ...] | None = None) -> dict:
     """Stack a list of dict samples into one dict batch.
 
-    Tensors are stacked along a new batch axis; other values (captions) become lists. With a
-    ``tokenizer``, the ``"text"`` list is also encoded to ``input_ids`` and ``attention_mask``.
+    Tensors of one shape are stacked along a new batch axis. Tensors whose last axis differs
+    (waveforms ``(T,)``, spectrograms ``(M, T)``) are zero-padded to the longest and get a
+    ``"<key>_mask"`` ``(B, T)`` that is True on real values. Numbers become a tensor, anything
+    else (texts) a list. With a ``tokenizer`` (word or character), the ``"text"`` list is also
+    encoded to ``input_ids`` and ``attention_mask``. ``keys`` keeps only those modalities.
     """
     if not samples:
         raise ValueError("cannot collate an empty list of samples")
-    keys = samples[0].keys()
+    keys = tuple(samples[0]) if keys is None else keys
+    missing = [k for k in keys if k not in samples[0]]
+    if missing:
+        raise KeyError(f"samples have no {missing}: they hold {sorted(samples[0])}")
     batch = {}
     for key in keys:
         values = [s[key] for s in samples]
         if isinstance(values[0], torch.Tensor):
-            batch[key] = torch.stack(values)
+            batch.update(_stack_or_pad(key, values))
         elif isinstance(values[0], (int, float)):
             batch[key] = torch.tensor(values)
         else:
@@ -33,6 +40,45 @@ def collate(samples: list[dict], *, tokenizer: WordTokenizer | None = None) -> d
     if tokenizer is not None and "text" in batch:
         batch.update(tokenizer(batch["text"]))
     return batch
+
+
+def _stack_or_pad(key: str, values: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Stack equal shapes; pad the last axis of unequal ones and return a mask beside them."""
+    if all(v.shape == values[0].shape for v in values):
+        return {key: torch.stack(values)}
+    if any(v.shape[:-1] != values[0].shape[:-1] for v in values):
+        shapes = sorted({tuple(v.shape) for v in values})
+        raise ValueError(
+            f"cannot batch {key!r}: only the last axis may differ between samples, got {shapes}"
+        )
+    lengths = torch.tensor([v.shape[-1] for v in values])  # (B,)
+    padded = values[0].new_zeros(len(values), *values[0].shape[:-1], int(lengths.max()))
+    for row, v in enumerate(values):
+        padded[row, ..., : v.shape[-1]] = v
+    mask = torch.arange(int(lengths.max())) < lengths[:, None]  # (B, T)
+    return {key: padded, f"{key}_mask": mask}
+
+
+def modality_loader(
+    dataset,
+    modalities: tuple[str, ...] = ("image", "audio", "text"),
+    *,
+    tokenizer=None,
+    batch_size: int = 64,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> torch.utils.data.DataLoader:
+    """A ``DataLoader`` of dict batches with any mix of ``modalities`` (plus ``"label"`` when
+    the samples have one), padded and masked by :func:`collate`."""
+    keys = (*modalities, "label") if "label" in dataset[0] else tuple(modalities)
+    generator = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        collate_fn=functools.partial(collate, tokenizer=tokenizer, keys=keys),
+    )
 
 
 class TensorLoader:

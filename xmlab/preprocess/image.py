@@ -52,3 +52,51 @@ def normalize_images(
     mean_t = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
     std_t = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
     return (images - mean_t) / std_t
+
+
+class ImageTransform:
+    """torchvision ``transforms.v2`` pipeline: to float in [0, 1], optional augmentation,
+    optional resize, per-channel normalisation. Works on ``(C, H, W)`` or ``(B, C, H, W)``.
+
+    Augmentation here must not change what a caption says: no horizontal flip (it would turn
+    "left of" into a lie) and no hue jitter (it would change "red"); a small shift and a little
+    brightness/contrast jitter keep every caption true. On a batch, v2 draws one set of random
+    parameters for the whole batch; transform single samples for per-sample augmentation.
+
+    Args:
+        augment: add the random shift and brightness/contrast jitter.
+        size: resize to ``size`` x ``size`` pixels (None keeps the size).
+        mean, std: per-channel statistics to normalise with.
+        fill: value in [0, 1] of the pixels a shift uncovers (0.12 is the Shapes background).
+    """
+
+    def __init__(
+        self,
+        *,
+        augment: bool = False,
+        size: int | None = None,
+        mean: tuple[float, ...] = SHAPES_MEAN,
+        std: tuple[float, ...] = SHAPES_STD,
+        fill: float = 0.0,
+    ):
+        from torchvision.transforms import v2
+
+        steps = [v2.ToDtype(torch.float32, scale=True)]
+        if augment:
+            steps += [
+                v2.RandomAffine(degrees=0, translate=(0.06, 0.06), fill=fill),
+                v2.ColorJitter(brightness=0.2, contrast=0.2),
+            ]
+        if size is not None:
+            steps.append(v2.Resize((size, size), antialias=True))
+        steps.append(v2.Normalize(list(mean), list(std)))
+        self.channels, self.pipeline = len(mean), v2.Compose(steps)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        single = isinstance(images, torch.Tensor) and images.ndim == 3
+        batch = check_images(images[None] if single else images, channels=self.channels)
+        out = self.pipeline(batch)  # (B, C, H', W')
+        return out[0] if single else out
+
+    def __repr__(self) -> str:
+        return f"ImageTransform({self.pipeline})"

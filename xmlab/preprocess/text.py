@@ -1,4 +1,4 @@
-"""Text to token ids: a word tokenizer with a vocabulary, special tokens, padding and masks.
+"""Text to token ids: word and character tokenizers, special tokens, padding and masks.
 
 Explained in: notebooks/00_welcome.ipynb and notebooks/01_multimodal_data.ipynb
 """
@@ -64,6 +64,7 @@ class WordTokenizer:
         if not words:
             raise ValueError(f"caption {text!r} has no words: every item needs a non-empty caption")
         ids = [self.stoi[BOS], *(self.stoi.get(w, self.stoi[UNK]) for w in words), self.stoi[EOS]]
+        _refuse_all_unknown(ids[1:-1], self.stoi[UNK], text, len(self), "words")
         if len(ids) > self.max_length:
             if not self.truncate:
                 raise ValueError(
@@ -83,11 +84,87 @@ class WordTokenizer:
         """Encode and pad a batch: ``{"input_ids": (B, L), "attention_mask": (B, L) bool}``."""
         if isinstance(texts, str):
             texts = [texts]
-        encoded = [self.encode(t) for t in texts]
-        if not encoded:
-            raise ValueError("got an empty list of captions: pass at least one text")
-        length = max(len(ids) for ids in encoded)
-        input_ids = torch.full((len(encoded), length), self.pad_id, dtype=torch.long)  # (B, L)
-        for row, ids in enumerate(encoded):
-            input_ids[row, : len(ids)] = torch.tensor(ids)
-        return {"input_ids": input_ids, "attention_mask": input_ids != self.pad_id}
+        return pad_ids([self.encode(t) for t in texts], self.pad_id)
+
+
+def pad_ids(encoded: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad id lists to the longest: ``{"input_ids": (B, L), "attention_mask": (B, L)}``.
+
+    The mask is True on real tokens and False on padding, so attention and pooling can skip it.
+    """
+    if not encoded:
+        raise ValueError("got an empty list of captions: pass at least one text")
+    length = max(len(ids) for ids in encoded)
+    input_ids = torch.full((len(encoded), length), pad_id, dtype=torch.long)  # (B, L)
+    for row, ids in enumerate(encoded):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+    return {"input_ids": input_ids, "attention_mask": input_ids != pad_id}
+
+
+def _refuse_all_unknown(ids: list[int], unk: int, text: str, vocab_size: int, what: str) -> None:
+    if ids and all(i == unk for i in ids):
+        raise ValueError(
+            f"none of the {what} of {text[:40]!r} is in the vocabulary of {vocab_size} tokens: "
+            "build the tokenizer on a corpus that contains them (same language and script)"
+        )
+
+
+class CharTokenizer:
+    """Map each character of a text to an id: ``<bos> c h a r s <eos>``, padded like words.
+
+    Needs only an alphabet, not a vocabulary of words, so any spelling can be read, and scripts
+    written without spaces ("数字七") come out one symbol per token; sequences get longer.
+
+    Args:
+        vocab: the tokens, specials first (use :meth:`build` to make one from a corpus).
+        max_length: the longest sequence accepted, counting ``<bos>`` and ``<eos>``.
+        lowercase: fold upper case to lower case before looking characters up.
+    """
+
+    def __init__(self, vocab: Iterable[str], *, max_length: int = 64, lowercase: bool = True):
+        self.itos = list(vocab)
+        if tuple(self.itos[: len(SPECIALS)]) != SPECIALS:
+            raise ValueError(f"a vocabulary must start with the special tokens {SPECIALS}")
+        self.stoi = {tok: i for i, tok in enumerate(self.itos)}
+        self.max_length, self.lowercase = max_length, lowercase
+
+    @classmethod
+    def build(cls, corpus: Iterable[str], *, lowercase: bool = True, **kwargs) -> CharTokenizer:
+        """A tokenizer for every character that occurs in ``corpus``."""
+        chars = sorted({c for text in corpus for c in (text.lower() if lowercase else text)})
+        if not chars:
+            raise ValueError("the corpus has no characters: pass a list of non-empty texts")
+        return cls([*SPECIALS, *chars], lowercase=lowercase, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    @property
+    def pad_id(self) -> int:
+        return self.stoi[PAD]
+
+    def encode(self, text: str) -> list[int]:
+        """Ids of ``<bos> c h a r s <eos>``; unseen characters become ``<unk>``."""
+        if not isinstance(text, str):
+            raise TypeError(f"expected a text as a str, got {type(text).__name__}")
+        if not text.strip():
+            raise ValueError(f"text {text!r} is empty: every item needs a non-empty text")
+        chars = text.lower() if self.lowercase else text
+        ids = [self.stoi.get(c, self.stoi[UNK]) for c in chars]
+        _refuse_all_unknown(ids, self.stoi[UNK], text, len(self), "characters")
+        if len(ids) + 2 > self.max_length:
+            raise ValueError(
+                f"text has {len(ids) + 2} tokens with <bos>/<eos> but max_length is "
+                f"{self.max_length}: shorten it or raise max_length ({text[:40]!r})"
+            )
+        return [self.stoi[BOS], *ids, self.stoi[EOS]]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """The text back, without ``<bos>``, ``<eos>`` and padding."""
+        return "".join(t for t in (self.itos[int(i)] for i in ids) if t not in (PAD, BOS, EOS))
+
+    def __call__(self, texts: str | list[str]) -> dict[str, torch.Tensor]:
+        """Encode and pad: ``{"input_ids": (B, L) long, "attention_mask": (B, L) bool}``."""
+        return pad_ids(
+            [self.encode(t) for t in ([texts] if isinstance(texts, str) else texts)], self.pad_id
+        )
