@@ -248,7 +248,13 @@ def setup(device: str = "auto") -> tuple[int, int, torch.device]:
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         return 0, 1, dev
     if dev.type == "cuda":
-        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        if local_rank >= torch.cuda.device_count():
+            raise ValueError(
+                f"process {local_rank} needs its own GPU but this machine has "
+                f"{torch.cuda.device_count()}: start fewer processes or use --device cpu"
+            )
+        dev = torch.device("cuda", local_rank)
         torch.cuda.set_device(dev)
     if not dist.is_initialized():
         dist.init_process_group(choose_backend(dev))
