@@ -9,25 +9,18 @@ Explained in: notebooks/04_optimization.ipynb
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from collections.abc import Callable, Iterable
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 from torch import nn
 
 from xmlab import train
 from xmlab.optim import OPTIMIZERS
 from xmlab.utils import seed_everything
-
-
-def png(fig) -> bytes:
-    """A figure as PNG bytes, for an ``ipywidgets.Image`` (the same in JupyterLab and in CI)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-    return buffer.getvalue()
+from xmlab.viz import figure_to_png
 
 
 class LiveCurve(train.Callback):
@@ -51,8 +44,7 @@ class LiveCurve(train.Callback):
         self.steps, self.values = [], []  # the step curve
         self.epoch_steps, self.metric_values = [], []  # the epoch metric
         self.draws, self._last_draw = 0, -math.inf  # the first step is always drawn
-        self.fig, self.ax = plt.subplots(figsize=(6, 3))
-        plt.close(self.fig)  # shown only through the widget, not again below the cell
+        self.fig = Figure(figsize=(6, 3))  # not pyplot: safe from a training thread too
 
     def on_step(self, row: dict, model: nn.Module) -> None:
         self.steps.append(row["step"])
@@ -69,14 +61,14 @@ class LiveCurve(train.Callback):
     def redraw(self) -> None:
         """Draw the curves recorded so far into the widget."""
         self.fig.clear()
-        ax = self.ax = self.fig.add_subplot()
+        ax = self.fig.add_subplot()
         ax.plot(self.steps, self.values, lw=1, color="C0")
         ax.set(xlabel="step", ylabel=self.key)
         if self.metric_values:
             twin = ax.twinx()
             twin.plot(self.epoch_steps, self.metric_values, "o-", color="C1")
             twin.set_ylabel(self.metric, color="C1")
-        self.widget.value = png(self.fig)
+        self.widget.value = figure_to_png(self.fig)
         self.draws, self._last_draw = self.draws + 1, time.perf_counter()
 
 
@@ -141,14 +133,14 @@ class LrLab(widgets.VBox):
         self.redraw()
 
     def redraw(self) -> None:
-        fig, ax = plt.subplots(figsize=(6, 3))
+        fig = Figure(figsize=(6, 3))
+        ax = fig.add_subplot()
         for label, history in self.runs:
             ax.plot(history.column("step"), history.column("loss"), lw=1, label=label)
         ax.set(xlabel="step", ylabel="training loss", yscale="log")
         if self.runs:
             ax.legend(fontsize=8)
-        self.plot.value = png(fig)
-        plt.close(fig)
+        self.plot.value = figure_to_png(fig)
 
 
 class _Keep(train.Callback):
