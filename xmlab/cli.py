@@ -1,4 +1,9 @@
-"""The ``xmlab`` command: ``xmlab run`` executes the course; ``xmlab info`` describes the setup."""
+"""The ``xmlab`` command: run the course, sweep a notebook's parameters, make student versions.
+
+``xmlab run`` executes the course, ``xmlab sweep`` runs one notebook over a parameter grid,
+``xmlab student`` writes the notebooks with solutions replaced by stubs, ``xmlab info`` describes
+the setup.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-
-def _parse_value(text: str):
-    """Command-line parameter values: ints, floats, booleans, or strings."""
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
+from xmlab.sweep import parse_value
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -26,11 +23,58 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not notebooks:
             print(f"no notebook matches {args.only}", file=sys.stderr)
             return 2
-    parameters = {name: _parse_value(value) for name, value in args.parameter or []}
+    parameters = {name: parse_value(value) for name, value in args.parameter or []}
     run, results = run_course(notebooks, out=args.out, parameters=parameters)
     print("\n" + summary_markdown(results))
     print(f"executed notebooks and summary.md / summary.json in {run}")
     return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def sweep_grid(pairs: list[list[str]]) -> dict[str, list]:
+    """The grid of ``-p`` options: ``[["lr", "0.1", "0.01"], ["bs", "32"]]`` ->
+    ``{"lr": [0.1, 0.01], "bs": [32]}``."""
+    grid: dict[str, list] = {}
+    for name, *values in pairs:
+        if not values:
+            raise ValueError(f"-p {name} has no values: write -p {name} VALUE [VALUE ...]")
+        if name in grid:
+            raise ValueError(f"-p {name} is given twice: list all its values after one -p")
+        grid[name] = [parse_value(v) for v in values]
+    return grid
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from xmlab.sweep import markdown_table, numeric_metrics, run_sweep
+
+    try:
+        grid = sweep_grid(args.parameter)
+    except ValueError as err:
+        print(f"xmlab sweep: {err}", file=sys.stderr)
+        return 2
+    sweep = run_sweep(args.notebook, grid, out=args.out, workers=args.workers, metric=args.metric)
+    columns = ["run", "status", "seconds", *grid, *numeric_metrics(sweep.rows, list(grid))]
+    print("\n" + markdown_table(sweep.rows, columns))
+    for row in sweep.failed:
+        print(f"run {row['run']} failed at {row['error']}")
+    print(f"\nresults.csv, sweep.png and each run's notebook in {sweep.folder}")
+    return 1 if sweep.failed else 0
+
+
+def cmd_student(args: argparse.Namespace) -> int:
+    from xmlab.student import write_student_versions
+
+    try:
+        exercises = write_student_versions(args.notebooks, args.out)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"xmlab student: {err}", file=sys.stderr)
+        return 2
+    counts: dict[str, int] = {}
+    for ex in exercises:
+        counts[ex.notebook] = counts.get(ex.notebook, 0) + 1
+    for name, count in counts.items():
+        print(f"{name}: {count} exercise{'s' * (count != 1)}")
+    print(f"{len(exercises)} solutions replaced by stubs; student notebooks in {args.out}")
+    return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -45,9 +89,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xmlab", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_run(sub) -> None:
     run = sub.add_parser("run", help="execute the course notebooks in order and summarise them")
     run.add_argument("--notebooks", default="notebooks", help="folder of NN_name.ipynb files")
     run.add_argument("--out", default="runs", help="where run folders are made")
@@ -63,6 +105,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="a papermill parameter for every notebook (repeatable)",
     )
     run.set_defaults(func=cmd_run)
+
+
+def _add_sweep(sub) -> None:
+    sweep = sub.add_parser("sweep", help="run one notebook over a grid of parameters")
+    sweep.add_argument("notebook", help="the notebook; it needs a cell tagged 'parameters'")
+    sweep.add_argument(
+        "-p",
+        "--parameter",
+        nargs="+",
+        action="append",
+        required=True,
+        metavar="NAME VALUE",
+        help="a parameter and its values, e.g. -p temperature 0.03 0.1 0.3 (repeatable)",
+    )
+    sweep.add_argument("--out", default="runs/sweeps", help="where sweep folders are made")
+    sweep.add_argument("--workers", type=int, help="runs at once (default: one per CPU core)")
+    sweep.add_argument("--metric", help="the recorded metric to plot (default: the first)")
+    sweep.set_defaults(func=cmd_sweep)
+
+
+def _add_student(sub) -> None:
+    student = sub.add_parser("student", help="write the notebooks with solutions as stubs")
+    student.add_argument("--notebooks", default="notebooks", help="the teacher notebooks")
+    student.add_argument("--out", default="student", help="where the student versions go")
+    student.set_defaults(func=cmd_student)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xmlab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    _add_sweep(sub)
+    _add_student(sub)
     info = sub.add_parser("info", help="versions and the device 'auto' picks")
     info.set_defaults(func=cmd_info)
     return parser
