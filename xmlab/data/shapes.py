@@ -32,10 +32,10 @@ RELATIONS = ("left of", "right of", "above", "below")
 SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2, "heldout": 3}
 HELDOUT_COMBOS = (  # (colour, shape) pairs no train/val/test scene shows: compositional test
     ("red", "triangle"),
-    ("green", "circle"),
+    ("green", "square"),
     ("blue", "cross"),
-    ("yellow", "square"),
-    ("purple", "diamond"),
+    ("yellow", "diamond"),
+    ("purple", "circle"),
 )  # added to the seed so splits never share a stream
 
 
