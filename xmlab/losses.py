@@ -1,16 +1,25 @@
 """Contrastive objectives: pure functions first, thin ``nn.Module`` wrappers after.
 
 Every function takes embeddings (rows are items, row ``i`` of one modality pairs with row ``i``
-of the other) and returns a scalar tensor.
+of the other) and returns a scalar tensor. The batch's other rows are the *negatives*; when
+several rows share a label (two images of the digit 7, two scenes with the same caption), pass
+a ``positives`` mask so that they are not pushed apart: ``positives[i, j]`` is True when row
+``i`` of one modality and row ``j`` of the other are a correct pair (see
+:func:`positives_from_labels`).
 
 Explained in: notebooks/00_welcome.ipynb and notebooks/03_joint_learning.ipynb
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+SIGLIP_SCALE_INIT = math.log(10)  # SigLIP starts at logit_scale = ln 10 ...
+SIGLIP_BIAS_INIT = -10.0  # ... and bias -10: every pair starts out as a confident "no"
 
 
 def check_pair(
@@ -37,10 +46,40 @@ def check_pair(
         )
 
 
-def _check_scale(logit_scale) -> torch.Tensor | float:
-    if isinstance(logit_scale, torch.Tensor) and logit_scale.numel() != 1:
-        raise ValueError(f"logit_scale must be a scalar, got shape {tuple(logit_scale.shape)}")
-    return logit_scale
+def _check_scalar(value, name: str = "logit_scale") -> torch.Tensor | float:
+    if isinstance(value, torch.Tensor) and value.numel() != 1:
+        raise ValueError(
+            f"{name} must be a scalar, got shape {tuple(value.shape)}: pass one number "
+            f"(e.g. model.{name}.exp() for the scale)"
+        )
+    return value
+
+
+def positives_from_labels(labels: torch.Tensor) -> torch.Tensor:
+    """The ``(B, B)`` positives mask of a batch: ``mask[i, j]`` is True when labels are equal.
+
+    Labels can be class ids, or caption ids from ``xm.metrics.group_ids`` (identical captions
+    share an id). The diagonal is always True.
+    """
+    labels = torch.as_tensor(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"expected one label per item, shaped (B,), got {tuple(labels.shape)}")
+    return labels[:, None] == labels[None, :]  # (B, B)
+
+
+def _check_positives(positives: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    if positives is None:
+        return None
+    if not isinstance(positives, torch.Tensor) or positives.shape != (n, n):
+        got = tuple(positives.shape) if isinstance(positives, torch.Tensor) else positives
+        raise ValueError(
+            f"positives must be a (B, B) = ({n}, {n}) mask, got {got}: build it with "
+            "xm.losses.positives_from_labels(labels)"
+        )
+    positives = positives.bool()
+    if not positives.diagonal().all():
+        raise ValueError("positives must be True on the diagonal: every pair is its own positive")
+    return positives
 
 
 def clip_logits(
@@ -56,12 +95,35 @@ def clip_logits(
         ``model.logit_scale.exp()``) -> two (B, B) tensors.
     """
     check_pair(image_emb, text_emb)
-    logits_per_image = _check_scale(logit_scale) * image_emb @ text_emb.T  # (B, B)
+    logits_per_image = _check_scalar(logit_scale) * image_emb @ text_emb.T  # (B, B)
     return logits_per_image, logits_per_image.T
 
 
+def info_nce(logits: torch.Tensor, *, positives: torch.Tensor | None = None) -> torch.Tensor:
+    """One direction of InfoNCE: row ``i`` of ``logits`` must pick column ``i``.
+
+    The cross-entropy of a softmax over each row with the diagonal as the target. Other
+    ``positives`` of a row are taken out of its softmax (their logit becomes -inf), so a
+    second correct answer is neither a competitor nor pushed away.
+
+    Shapes:
+        logits: (B, B), positives: (B, B) bool or None -> scalar.
+    """
+    n = logits.shape[0]
+    positives = _check_positives(positives, n)
+    if positives is not None:
+        others = positives & ~torch.eye(n, dtype=torch.bool, device=logits.device)  # (B, B)
+        logits = logits.masked_fill(others, float("-inf"))
+    targets = torch.arange(n, device=logits.device)  # (B,) pair i <-> i
+    return F.cross_entropy(logits, targets)
+
+
 def clip_loss(
-    image_emb: torch.Tensor, text_emb: torch.Tensor, *, logit_scale: torch.Tensor | float
+    image_emb: torch.Tensor,
+    text_emb: torch.Tensor,
+    *,
+    logit_scale: torch.Tensor | float,
+    positives: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The symmetric InfoNCE loss of CLIP.
 
@@ -71,7 +133,8 @@ def clip_loss(
     falls towards 0 as matching pairs become much more similar than the others.
 
     Shapes:
-        image_emb: (B, D), text_emb: (B, D), logit_scale: scalar -> scalar.
+        image_emb: (B, D), text_emb: (B, D), logit_scale: scalar, positives: (B, B) bool or
+        None (see :func:`positives_from_labels`) -> scalar.
 
     Paper: Radford et al., "Learning Transferable Visual Models From Natural Language
     Supervision" (CLIP), 2021; van den Oord et al., "Representation Learning with Contrastive
@@ -80,16 +143,195 @@ def clip_loss(
     Explained in: notebooks/03_joint_learning.ipynb
     """
     logits_per_image, logits_per_text = clip_logits(image_emb, text_emb, logit_scale=logit_scale)
-    targets = torch.arange(image_emb.shape[0], device=image_emb.device)  # (B,) pair i <-> i
+    mask_t = None if positives is None else positives.T
     return (
-        F.cross_entropy(logits_per_image, targets) + F.cross_entropy(logits_per_text, targets)
+        info_nce(logits_per_image, positives=positives)
+        + info_nce(logits_per_text, positives=mask_t)
     ) / 2
+
+
+def siglip_loss(
+    image_emb: torch.Tensor,
+    text_emb: torch.Tensor,
+    *,
+    logit_scale: torch.Tensor | float,
+    logit_bias: torch.Tensor | float,
+    positives: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The sigmoid loss of SigLIP: an independent yes/no question for every (image, text) pair.
+
+    With ``z_ij = logit_scale * <image_i, text_j> + logit_bias``, each pair pays the binary
+    cross-entropy ``-log sigmoid(z_ij)`` when it is positive and ``-log sigmoid(-z_ij)`` when
+    it is negative; the sum over all B x B pairs is divided by B, as in the paper. No softmax
+    couples the row, so the loss needs no all-to-all normalisation across devices.
+
+    Shapes:
+        image_emb: (B, D), text_emb: (B, D), logit_scale, logit_bias: scalars, positives:
+        (B, B) bool or None -> scalar.
+
+    Paper: Zhai et al., "Sigmoid Loss for Language Image Pre-Training" (SigLIP), ICCV 2023.
+
+    Explained in: notebooks/03_joint_learning.ipynb
+    """
+    logits, _ = clip_logits(image_emb, text_emb, logit_scale=logit_scale)  # (B, B)
+    n = logits.shape[0]
+    positives = _check_positives(positives, n)
+    if positives is None:
+        positives = torch.eye(n, dtype=torch.bool, device=logits.device)
+    signs = positives.to(logits.dtype) * 2 - 1  # (B, B) +1 positive, -1 negative
+    z = logits + _check_scalar(logit_bias, "logit_bias")  # (B, B)
+    return -F.logsigmoid(signs * z).sum() / n
+
+
+def triplet_loss(
+    image_emb: torch.Tensor,
+    text_emb: torch.Tensor,
+    *,
+    margin: float = 0.2,
+    hardest: bool = True,
+    positives: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """A hinge on similarities: the true pair must beat negatives by ``margin`` (VSE++).
+
+    For image ``i`` and a negative caption ``j`` the cost is ``max(0, margin + s_ij - s_ii)``,
+    and the same for each caption against negative images. With ``hardest=True`` only the
+    hardest negative of each anchor counts (VSE++); with ``False`` all negatives are summed
+    (VSE0). The loss is averaged over the 2B anchors.
+
+    Shapes:
+        image_emb: (B, D), text_emb: (B, D), positives: (B, B) bool or None -> scalar.
+
+    Paper: Faghri et al., "VSE++: Improving Visual-Semantic Embeddings with Hard Negatives",
+    BMVC 2018.
+
+    Explained in: notebooks/03_joint_learning.ipynb
+    """
+    check_pair(image_emb, text_emb)
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}: try 0.2")
+    sim = image_emb @ text_emb.T  # (B, B)
+    n = sim.shape[0]
+    positives = _check_positives(positives, n)
+    if positives is None:
+        positives = torch.eye(n, dtype=torch.bool, device=sim.device)
+    true = sim.diagonal()  # (B,)
+    cost_text = (margin + sim - true[:, None]).clamp(min=0).masked_fill(positives, 0)  # (B, B)
+    cost_image = (margin + sim - true[None, :]).clamp(min=0).masked_fill(positives, 0)
+    if hardest:
+        return (cost_text.amax(1).sum() + cost_image.amax(0).sum()) / (2 * n)
+    return (cost_text.sum() + cost_image.sum()) / (2 * n)
+
+
+def canonical_correlations(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-3) -> torch.Tensor:
+    """The canonical correlations of two views: how well linear maps of each can agree.
+
+    Centre both views, whiten each with its (ridge-regularised) covariance, and take the
+    singular values of the whitened cross-covariance ``T = S_aa^-1/2 S_ab S_bb^-1/2``: the
+    first is the largest correlation any pair of linear projections can reach, the next the
+    largest among projections uncorrelated with the first, and so on.
+
+    Shapes:
+        a: (N, D), b: (N, D) -> (D,) correlations in [0, 1], largest first.
+    """
+    check_pair(a, b, names=("first view", "second view"))
+    n = a.shape[0]
+    if n < 2:
+        raise ValueError(f"canonical correlations need at least 2 items, got {n}")
+    a, b = a - a.mean(0), b - b.mean(0)  # (N, D)
+    eye = torch.eye(a.shape[1], dtype=a.dtype, device=a.device)
+    t = (
+        _inv_sqrt(a.T @ a / (n - 1) + eps * eye)
+        @ (a.T @ b / (n - 1))
+        @ _inv_sqrt(b.T @ b / (n - 1) + eps * eye)
+    )  # (D, D)
+    return torch.linalg.svdvals(t)  # (D,)
+
+
+def _inv_sqrt(cov: torch.Tensor) -> torch.Tensor:
+    values, vectors = torch.linalg.eigh(cov)  # cov = V diag(values) V^T
+    return vectors @ torch.diag(values.rsqrt()) @ vectors.T
+
+
+def cca_loss(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-3, k: int | None = None):
+    """Deep CCA's objective: minus the mean of the top ``k`` canonical correlations.
+
+    Unlike the contrastive losses it has no negatives: it asks that the two views be linearly
+    predictable from each other, dimension by dimension, while the whitening stops them from
+    collapsing onto one direction. -1 for views that are invertible linear maps of each other,
+    near 0 for independent ones (when N is much larger than D).
+
+    Shapes:
+        a: (N, D), b: (N, D) -> scalar in [-1, 0]. Needs N > D for a meaningful value.
+
+    Paper: Andrew et al., "Deep Canonical Correlation Analysis", ICML 2013.
+
+    Explained in: notebooks/03_joint_learning.ipynb
+    """
+    corr = canonical_correlations(a, b, eps=eps)
+    if k is not None and not 1 <= k <= len(corr):
+        raise ValueError(f"k must be between 1 and {len(corr)}, got {k}")
+    return -corr[:k].mean()
 
 
 class ClipLoss(nn.Module):
     """:func:`clip_loss` as a module, called on a model's output dict or on tensors."""
 
     def forward(
-        self, image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor | float
+        self,
+        image_emb: torch.Tensor,
+        text_emb: torch.Tensor,
+        logit_scale: torch.Tensor | float,
+        positives: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return clip_loss(image_emb, text_emb, logit_scale=logit_scale)
+        return clip_loss(image_emb, text_emb, logit_scale=logit_scale, positives=positives)
+
+
+class SigLipLoss(nn.Module):
+    """:func:`siglip_loss` with its own learnable scale and bias (init ln 10 and -10).
+
+    Add it to the optimiser with the model (or register it on the model) so both are learned.
+    """
+
+    def __init__(
+        self, *, scale_init: float = SIGLIP_SCALE_INIT, bias_init: float = SIGLIP_BIAS_INIT
+    ):
+        super().__init__()
+        self.logit_scale = nn.Parameter(torch.tensor(float(scale_init)))
+        self.logit_bias = nn.Parameter(torch.tensor(float(bias_init)))
+
+    def forward(
+        self, image_emb: torch.Tensor, text_emb: torch.Tensor, positives: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return siglip_loss(
+            image_emb,
+            text_emb,
+            logit_scale=self.logit_scale.exp(),
+            logit_bias=self.logit_bias,
+            positives=positives,
+        )
+
+
+class TripletLoss(nn.Module):
+    """:func:`triplet_loss` with its margin and hardest-negative choice fixed at construction."""
+
+    def __init__(self, *, margin: float = 0.2, hardest: bool = True):
+        super().__init__()
+        self.margin, self.hardest = margin, hardest
+
+    def forward(
+        self, image_emb: torch.Tensor, text_emb: torch.Tensor, positives: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return triplet_loss(
+            image_emb, text_emb, margin=self.margin, hardest=self.hardest, positives=positives
+        )
+
+
+class CCALoss(nn.Module):
+    """:func:`cca_loss` with its ridge ``eps`` and number of correlations ``k`` fixed."""
+
+    def __init__(self, *, eps: float = 1e-3, k: int | None = None):
+        super().__init__()
+        self.eps, self.k = eps, k
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return cca_loss(a, b, eps=self.eps, k=self.k)

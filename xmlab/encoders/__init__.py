@@ -1,4 +1,9 @@
-"""Encoders: each modality to a vector, then a projection head into one shared space."""
+"""Encoders: each modality to a vector, then a projection head into one shared space.
+
+One module per modality (``image``, ``text``, ``audio``), the dual and multi-encoders that
+join them, and the optional frozen pretrained text tower (``xmlab.encoders.pretrained``,
+imported on demand because it needs the ``pretrained`` extra).
+"""
 
 from xmlab.encoders.dual import (
     LOGIT_SCALE_INIT,
@@ -7,15 +12,28 @@ from xmlab.encoders.dual import (
     ProjectionHead,
     shapes_dual_encoder,
 )
-from xmlab.encoders.image import ImageEncoder
-from xmlab.encoders.text import TextEncoder
+from xmlab.encoders.image import ImageEncoder, resnet18_small
+from xmlab.encoders.multi import MultiEncoder
+from xmlab.encoders.text import (
+    BagOfWordsEncoder,
+    GRUTextEncoder,
+    TextEncoder,
+    masked_mean,
+    sinusoidal_positions,
+)
 
 __all__ = [
     "LOGIT_SCALE_INIT",
     "LOGIT_SCALE_MAX",
+    "BagOfWordsEncoder",
     "DualEncoder",
+    "GRUTextEncoder",
     "ImageEncoder",
+    "MultiEncoder",
     "ProjectionHead",
     "TextEncoder",
+    "masked_mean",
+    "resnet18_small",
     "shapes_dual_encoder",
+    "sinusoidal_positions",
 ]

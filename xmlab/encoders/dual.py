@@ -2,8 +2,10 @@
 
 A ``DualEncoder`` holds an image tower and a text tower, projects both into ``embed_dim``
 dimensions, L2-normalises them, and carries the learnable temperature of the contrastive loss as
-``logit_scale`` (a log: the similarity is multiplied by ``logit_scale.exp()``). The model never
-computes its loss: it returns embeddings, and a function of ``xmlab.losses`` scores them.
+``logit_scale`` (a log: the similarity is multiplied by ``logit_scale.exp()``). A model meant
+for the SigLIP loss also learns a ``logit_bias`` (``init_logit_bias=-10``, as in open_clip).
+The model never computes its loss: it returns embeddings, and a function of ``xmlab.losses``
+scores them.
 
 Explained in: notebooks/00_welcome.ipynb and notebooks/02_common_representation.ipynb
 """
@@ -39,12 +41,38 @@ class ProjectionHead(nn.Module):
         return self.net(x)
 
 
+def add_temperature(
+    model: nn.Module, init_logit_scale: float, init_logit_bias: float | None
+) -> None:
+    """Give ``model`` a learnable ``logit_scale`` and, when asked, a ``logit_bias``."""
+    model.logit_scale = nn.Parameter(torch.tensor(float(init_logit_scale)))
+    model.logit_bias = (
+        None if init_logit_bias is None else nn.Parameter(torch.tensor(float(init_logit_bias)))
+    )
+
+
+def temperature_outputs(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``{"logit_scale": exp'd scale}``, plus ``"logit_bias"`` when the model has one."""
+    out = {"logit_scale": model.logit_scale.exp()}
+    if model.logit_bias is not None:
+        out["logit_bias"] = model.logit_bias
+    return out
+
+
 class DualEncoder(nn.Module):
     """Image and text towers with projection heads into one ``embed_dim`` space.
 
     ``forward`` returns ``{"image_emb": (B, D), "text_emb": (B, D), "logit_scale": scalar}``
     with unit-length embeddings and ``logit_scale`` already exponentiated, ready for
-    ``xm.losses.clip_loss(out["image_emb"], out["text_emb"], logit_scale=out["logit_scale"])``.
+    ``xm.losses.clip_loss(out["image_emb"], out["text_emb"], logit_scale=out["logit_scale"])``;
+    with ``init_logit_bias`` it also returns ``"logit_bias"`` for ``xm.losses.siglip_loss``.
+
+    Args:
+        image_encoder, text_encoder: the towers, giving ``image_dim`` and ``text_dim`` features.
+        embed_dim: size of the shared space.
+        hidden: hidden size of MLP projection heads (``None``: linear heads).
+        init_logit_scale: starting log scale (ln(1/0.07); SigLIP uses ln 10).
+        init_logit_bias: starting bias for SigLIP (-10), or ``None`` for no bias.
     """
 
     def __init__(
@@ -56,12 +84,14 @@ class DualEncoder(nn.Module):
         text_dim: int,
         embed_dim: int = 128,
         hidden: int | None = None,
+        init_logit_scale: float = LOGIT_SCALE_INIT,
+        init_logit_bias: float | None = None,
     ):
         super().__init__()
         self.image_encoder, self.text_encoder = image_encoder, text_encoder
         self.image_proj = ProjectionHead(image_dim, embed_dim, hidden=hidden)
         self.text_proj = ProjectionHead(text_dim, embed_dim, hidden=hidden)
-        self.logit_scale = nn.Parameter(torch.tensor(LOGIT_SCALE_INIT))
+        add_temperature(self, init_logit_scale, init_logit_bias)
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """Unit-length image embeddings ``(B, D)``."""
@@ -82,7 +112,7 @@ class DualEncoder(nn.Module):
         return {
             "image_emb": self.encode_image(image),
             "text_emb": self.encode_text(input_ids, attention_mask),
-            "logit_scale": self.logit_scale.exp(),
+            **temperature_outputs(self),
         }
 
     @torch.no_grad()

@@ -1,5 +1,9 @@
 """Image encoders: pixels ``(B, C, H, W)`` to feature vectors ``(B, F)``.
 
+Two towers: ``ImageEncoder``, a small configurable CNN fast enough to train on a laptop CPU,
+and :func:`resnet18_small`, torchvision's ResNet-18 adapted to 32 x 32 images (as in the
+CIFAR experiments of the ResNet paper), optionally starting from ImageNet weights.
+
 Explained in: notebooks/02_common_representation.ipynb
 """
 
@@ -57,3 +61,35 @@ class ImageEncoder(nn.Module):
                 "or resize the images"
             )
         return self.head(self.features(images).flatten(1))  # (B, out_dim)
+
+
+def resnet18_small(
+    out_dim: int | None = 256, *, in_channels: int = 3, weights: str | None = None
+) -> nn.Module:
+    """torchvision's ResNet-18 adapted to small images: ``(B, C, H, W)`` to ``(B, out_dim)``.
+
+    ImageNet's ResNet shrinks a 224-pixel image 4 times in its stem (a 7 x 7 convolution with
+    stride 2, then a max-pool); a 32-pixel image would be 8 x 8 before the first block. Here the
+    stem is a 3 x 3 convolution with stride 1 and no pool, so the four stages see 32, 16, 8 and
+    4 pixels. About 11 M parameters: a strong tower, slow on a CPU.
+
+    Args:
+        out_dim: size of the output vector (a new final linear layer); ``None`` returns the
+            512 pooled features.
+        in_channels: 3 for RGB, 1 for grey images.
+        weights: ``None`` (random initialisation) or a torchvision weights name such as
+            ``"IMAGENET1K_V1"``, downloaded when online. The new stem starts at random.
+    """
+    from torchvision.models import resnet18
+
+    try:
+        model = resnet18(weights=weights)
+    except Exception as error:  # no network, no cache, or an unknown name
+        raise RuntimeError(
+            f"could not load ResNet-18 weights {weights!r} ({error}): they are downloaded on "
+            "first use, so go online once, or pass weights=None to start from random weights"
+        ) from error
+    model.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
+    model.maxpool = nn.Identity()
+    model.fc = nn.Identity() if out_dim is None else nn.Linear(512, out_dim)
+    return model
