@@ -193,3 +193,12 @@ def test_figures_draw_into_a_given_axes():
     assert xm.viz.plot_softmax([0.1, 0.2], 1.0, ax) is fig
     png = xm.viz.figure_to_png(fig)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and not plt.fignum_exists(fig.number)
+
+
+def test_row_losses_add_up_to_the_package_siglip_loss():
+    img, txt = unit(5, seed=1), unit(5, seed=2)
+    tau, b = 0.1, -3.0
+    sim = img @ txt.T
+    rows = [xm.viz.row_losses(sim[i], positive=i, temperature=tau, bias=b) for i in range(5)]
+    batch = xm.losses.siglip_loss(img, txt, logit_scale=1 / tau, logit_bias=b)
+    assert sum(r["siglip"] for r in rows) / 5 == pytest.approx(batch.item(), rel=1e-5)

@@ -2,7 +2,7 @@
 
 Training runs in a background thread, so the kernel keeps answering the stop button; a callback
 checks a stop flag after every step. The curve is the ``LiveCurve`` of
-``xmlab.widgets.training`` drawn into a PNG image widget, which a background thread can update.
+``xmlab.widgets.training``: a PNG image widget, which a background thread can update.
 
 Explained in: notebooks/05_evaluation.ipynb
 """
@@ -13,11 +13,9 @@ import threading
 from collections.abc import Callable, Iterable
 
 import ipywidgets as widgets
-from matplotlib.figure import Figure
 from torch import nn
 
 from xmlab import train
-from xmlab.viz import figure_to_png
 from xmlab.widgets.explorers import figure_widget
 from xmlab.widgets.training import LiveCurve
 
@@ -26,25 +24,18 @@ class _Stopped(Exception):
     """Raised inside ``fit`` by the dashboard's callback when stop was pressed."""
 
 
-class _ImageCurve(LiveCurve):
-    """``LiveCurve`` that draws into an ``ipywidgets.Image`` (safe from a training thread)."""
+class _StoppableCurve(LiveCurve):
+    """The ``LiveCurve`` of the training lesson, drawing into the dashboard's image and
+    stopping ``fit`` (by raising) once the stop button was pressed."""
 
     def __init__(self, image: widgets.Image, *, stop: threading.Event, every_s: float):
         super().__init__(every_s=every_s)
-        self.image, self.stop = image, stop
+        self.widget, self.stop = image, stop
 
     def on_step(self, row: dict, model: nn.Module) -> None:
         super().on_step(row, model)
         if self.stop.is_set():
             raise _Stopped
-
-    def redraw(self) -> None:
-        fig = Figure(figsize=(5, 2.6))  # not pyplot: pyplot is not for background threads
-        ax = fig.add_subplot()
-        ax.plot(self.steps, self.values, lw=1)
-        ax.set(xlabel="step", ylabel=self.key, title=f"{len(self.steps)} steps")
-        self.image.value = figure_to_png(fig)
-        self.draws += 1
 
 
 class TrainingDashboard(widgets.VBox):
@@ -80,7 +71,7 @@ class TrainingDashboard(widgets.VBox):
             return
         self._stop.clear()
         self.model, self.error = self.make_model(), None
-        self.curve = _ImageCurve(self.plot, stop=self._stop, every_s=self.every_s)
+        self.curve = _StoppableCurve(self.plot, stop=self._stop, every_s=self.every_s)
         self.start_button.disabled, self.stop_button.disabled = True, False
         self.status.value = "training..."
         self._thread = threading.Thread(target=self._run, daemon=True)
