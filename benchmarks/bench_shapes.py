@@ -60,7 +60,7 @@ def main() -> None:
     print(
         f"  vectorised: median {median:.3f} s over {args.runs} runs "
         f"(min {min(runs):.3f}, max {max(runs):.3f}) -> {args.n / median:,.0f} scenes/s; "
-        f"CPU time {cpu:.3f} s (wall = CPU / threads on an idle machine)"
+        f"CPU time {cpu:.3f} s (summed over threads; unloaded, wall time is at most this)"
     )
     print(f"  baseline, one scene at a time: {loop:.2f} s (estimated from 200 scenes)")
     print(f"  speed-up: {loop / median:.0f}x; target <= 2 s: {'met' if median <= 2 else 'MISSED'}")
