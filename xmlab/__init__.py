@@ -4,20 +4,41 @@ Notebooks use it as ``import xmlab as xm`` and call ``xm.losses.clip_loss(...)``
 ``xm.data.make_shapes(...)``, and so on: one module per concept.
 """
 
-from xmlab import data, encoders, losses, metrics, preprocess, train, utils, viz
+from xmlab import (
+    binding,
+    classroom,
+    data,
+    distributed,
+    encoders,
+    fusion,
+    losses,
+    metrics,
+    modalities,
+    preprocess,
+    train,
+    utils,
+    viz,
+    widgets,
+)
 from xmlab.record import record, recorded
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "binding",
+    "classroom",
     "data",
+    "distributed",
     "encoders",
+    "fusion",
     "losses",
     "metrics",
+    "modalities",
     "preprocess",
     "record",
     "recorded",
     "train",
     "utils",
     "viz",
+    "widgets",
 ]
