@@ -241,3 +241,12 @@ def test_multi_encoder_explains_missing_modalities(batch):
         model({**b, "image": b["image"][:3]})
     with pytest.raises(ValueError, match="no feature size for"):
         E.MultiEncoder({"image": E.ImageEncoder(4)}, {})
+
+
+def test_image_encoder_stem_runs_at_full_resolution():
+    plain, stemmed = E.ImageEncoder(8), E.ImageEncoder(8, channels=(48, 96, 128), stem=16)
+    assert len(stemmed.features) == len(plain.features) + 3
+    first = stemmed.features[0]
+    assert (first.in_channels, first.out_channels, first.stride) == (3, 16, (1, 1))
+    assert stemmed(torch.zeros(2, 3, 32, 32)).shape == (2, 8)
+    assert E.ImageEncoder(8, stem=4, norm=False)(torch.zeros(1, 3, 32, 32)).shape == (1, 8)

@@ -26,6 +26,10 @@ class ImageEncoder(nn.Module):
         image_size: side of the (square) input images.
         in_channels: 3 for RGB, 1 for grey images.
         norm: batch-normalise each stage (trains much faster; off for a plain CNN).
+        stem: channels of a 3 x 3 convolution at full resolution before the first stage
+            (0: none). It sees the finest detail, which tells a small circle from a small
+            diamond: on Shapes, with stages (48, 96, 128), it lifts R@1 after two epochs
+            from about 0.58 to 0.75 for about 20% more time per step.
     """
 
     def __init__(
@@ -36,9 +40,14 @@ class ImageEncoder(nn.Module):
         image_size: int = 32,
         in_channels: int = 3,
         norm: bool = True,
+        stem: int = 0,
     ):
         super().__init__()
         layers, c_in = [], in_channels
+        if stem:
+            layers.append(nn.Conv2d(c_in, stem, 3, padding=1, bias=not norm))
+            layers += [nn.BatchNorm2d(stem), nn.ReLU(inplace=True)] if norm else [nn.ReLU(True)]
+            c_in = stem
         for c_out in channels:
             layers.append(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=not norm))
             layers += (
