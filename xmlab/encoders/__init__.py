@@ -5,6 +5,7 @@ join them, and the optional frozen pretrained text tower (``xmlab.encoders.pretr
 imported on demand because it needs the ``pretrained`` extra).
 """
 
+from xmlab.encoders.audio import AudioEncoder
 from xmlab.encoders.dual import (
     LOGIT_SCALE_INIT,
     LOGIT_SCALE_MAX,
@@ -25,6 +26,7 @@ from xmlab.encoders.text import (
 __all__ = [
     "LOGIT_SCALE_INIT",
     "LOGIT_SCALE_MAX",
+    "AudioEncoder",
     "BagOfWordsEncoder",
     "DualEncoder",
     "GRUTextEncoder",
