@@ -20,7 +20,7 @@ run: setup
 	$(BIN)/xmlab run
 
 test: setup lint
-	XMLAB_CI_LIGHT=1 $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 $(PYTEST_FLAGS) tests notebooks
+	XMLAB_CI_LIGHT=1 $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 --durations=20 $(PYTEST_FLAGS) tests notebooks
 
 lint: setup
 	$(BIN)/ruff check xmlab tests notebooks benchmarks
