@@ -58,6 +58,7 @@ def test_run_course_summarises_and_survives_a_failure(tmp_path, capsys):
     assert summary[0]["status"] == "ok" and summary[0]["metrics"] == {"score": 0.75}
     assert summary[0]["device"] == "cpu"
     assert summary[1]["status"] == "failed" and "RuntimeError: boom" in summary[1]["error"]
+    assert summary[1]["device"] == str(xm.utils.get_device("auto"))  # recorded none: its own
     assert "| 00_good.ipynb | ok |" in (latest / "summary.md").read_text()
     assert "01_bad.ipynb failed" in capsys.readouterr().out
 

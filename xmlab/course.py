@@ -84,10 +84,20 @@ def execute(notebook: Path, run: Path, parameters: dict | None = None) -> Notebo
     finally:
         os.environ.pop(ENV_VAR, None)
     metrics = read_records(records)
-    device = str(metrics.pop("device", "?"))
+    device = str(metrics.pop("device", None) or _default_device(parameters))
     return NotebookResult(
         notebook.name, status, round(time.perf_counter() - start, 1), device, metrics, error
     )
+
+
+def _default_device(parameters: dict | None) -> str:
+    """The device a notebook that recorded none ran on: its ``device`` parameter, resolved."""
+    from xmlab.utils import get_device
+
+    try:
+        return str(get_device((parameters or {}).get("device", "auto")))
+    except ValueError:
+        return "?"
 
 
 def summary_markdown(results: list[NotebookResult]) -> str:
