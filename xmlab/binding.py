@@ -32,10 +32,11 @@ from xmlab.encoders.image import ImageEncoder
 from xmlab.encoders.multi import MultiEncoder
 from xmlab.encoders.text import TextEncoder
 from xmlab.fusion.digits import DIGIT_MEL, av_digits
+from xmlab.fusion.models import fit_tensors
 from xmlab.history import History
 from xmlab.metrics.retrieval import rank_metrics
 from xmlab.preprocess.text import WordTokenizer
-from xmlab.train import TrainConfig, fit, move_to
+from xmlab.train import move_to
 from xmlab.utils import get_device
 
 KEYS = {"image": ("image",), "audio": ("audio",), "text": ("input_ids", "attention_mask")}
@@ -144,18 +145,16 @@ def align(
     if freeze_anchor:
         model.to(get_device(device))
         tensors["anchor_emb"] = embed(model, data, anchor)  # (N, D), constant from now on
-    torch.manual_seed(seed)
-    loader = TensorLoader(tensors, batch_size=batch_size, shuffle=True, seed=seed)
-    config = TrainConfig(
+    return fit_tensors(
+        model,
+        tensors,
+        pair_loss(modality, anchor),
         epochs=epochs,
         lr=lr,
-        optimizer="adamw",
-        weight_decay=1e-4,
-        schedule="cosine",
+        batch_size=batch_size,
+        seed=seed,
         device=device,
-        progress=False,
     )
-    return fit(model, loader, config=config, loss_fn=pair_loss(modality, anchor))
 
 
 def binding_metrics(model: MultiEncoder, data: dict[str, torch.Tensor]) -> dict[str, float]:

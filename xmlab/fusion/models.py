@@ -150,6 +150,24 @@ def train_classifier(
     ``data`` holds every modality the model reads and ``"label"``; ``loss_fn`` is
     :func:`classification_loss` (default), :func:`multitask_loss` or any ``loss(model, batch)``.
     """
+    return fit_tensors(
+        model, data, loss_fn, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device
+    )
+
+
+def fit_tensors(
+    model: nn.Module,
+    data: dict[str, torch.Tensor],
+    loss_fn,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    device: str,
+) -> History:
+    """``xm.train.fit`` over shuffled batches of a dict of tensors, with AdamW and a cosine
+    schedule: the recipe the fusion and binding lessons share."""
     torch.manual_seed(seed)
     loader = TensorLoader(data, batch_size=batch_size, shuffle=True, seed=seed)
     config = TrainConfig(
