@@ -16,7 +16,31 @@ SPECIALS = (PAD, UNK, BOS, EOS)  # PAD is id 0, so zero-padding and masks agree
 _WORD = re.compile(r"[\w']+|[^\w\s]", re.UNICODE)  # words, and each punctuation mark on its own
 
 
-class WordTokenizer:
+class _Vocabulary:
+    """What both tokenizers share: a token table that starts with the specials, and batching
+    (each subclass defines ``encode``: how it splits a text into tokens)."""
+
+    def __init__(self, vocab: Iterable[str]):
+        self.itos = list(vocab)
+        if tuple(self.itos[: len(SPECIALS)]) != SPECIALS:
+            raise ValueError(f"a vocabulary must start with the special tokens {SPECIALS}")
+        self.stoi = {tok: i for i, tok in enumerate(self.itos)}
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    @property
+    def pad_id(self) -> int:
+        return self.stoi[PAD]
+
+    def __call__(self, texts: str | list[str]) -> dict[str, torch.Tensor]:
+        """Encode and pad a batch: ``{"input_ids": (B, L), "attention_mask": (B, L) bool}``."""
+        if isinstance(texts, str):
+            texts = [texts]
+        return pad_ids([self.encode(t) for t in texts], self.pad_id)
+
+
+class WordTokenizer(_Vocabulary):
     """Split text into lower-case words and map them to ids from a fixed vocabulary.
 
     ``tokenizer(["a red circle", "a blue square"])`` returns a dict with ``input_ids`` ``(B, L)``
@@ -29,10 +53,7 @@ class WordTokenizer:
     """
 
     def __init__(self, vocab: Iterable[str], *, max_length: int = 32, truncate: bool = False):
-        self.itos = list(vocab)
-        if tuple(self.itos[: len(SPECIALS)]) != SPECIALS:
-            raise ValueError(f"a vocabulary must start with the special tokens {SPECIALS}")
-        self.stoi = {tok: i for i, tok in enumerate(self.itos)}
+        super().__init__(vocab)
         self.max_length, self.truncate = max_length, truncate
 
     @classmethod
@@ -48,13 +69,6 @@ class WordTokenizer:
     def split(text: str) -> list[str]:
         """Lower-case words and punctuation marks: ``"A red, round circle"`` -> 4 words + ``,``."""
         return _WORD.findall(text.lower())
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    @property
-    def pad_id(self) -> int:
-        return self.stoi[PAD]
 
     def encode(self, text: str) -> list[int]:
         """Ids of ``<bos> words <eos>``; unknown words become ``<unk>``."""
@@ -80,12 +94,6 @@ class WordTokenizer:
         words = [self.itos[int(i)] for i in ids]
         return " ".join(w for w in words if w not in SPECIALS or w == UNK)
 
-    def __call__(self, texts: str | list[str]) -> dict[str, torch.Tensor]:
-        """Encode and pad a batch: ``{"input_ids": (B, L), "attention_mask": (B, L) bool}``."""
-        if isinstance(texts, str):
-            texts = [texts]
-        return pad_ids([self.encode(t) for t in texts], self.pad_id)
-
 
 def pad_ids(encoded: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-pad id lists to the longest: ``{"input_ids": (B, L), "attention_mask": (B, L)}``.
@@ -109,7 +117,7 @@ def _refuse_all_unknown(ids: list[int], unk: int, text: str, vocab_size: int, wh
         )
 
 
-class CharTokenizer:
+class CharTokenizer(_Vocabulary):
     """Map each character of a text to an id: ``<bos> c h a r s <eos>``, padded like words.
 
     Needs only an alphabet, not a vocabulary of words, so any spelling can be read, and scripts
@@ -122,10 +130,7 @@ class CharTokenizer:
     """
 
     def __init__(self, vocab: Iterable[str], *, max_length: int = 64, lowercase: bool = True):
-        self.itos = list(vocab)
-        if tuple(self.itos[: len(SPECIALS)]) != SPECIALS:
-            raise ValueError(f"a vocabulary must start with the special tokens {SPECIALS}")
-        self.stoi = {tok: i for i, tok in enumerate(self.itos)}
+        super().__init__(vocab)
         self.max_length, self.lowercase = max_length, lowercase
 
     @classmethod
@@ -135,13 +140,6 @@ class CharTokenizer:
         if not chars:
             raise ValueError("the corpus has no characters: pass a list of non-empty texts")
         return cls([*SPECIALS, *chars], lowercase=lowercase, **kwargs)
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    @property
-    def pad_id(self) -> int:
-        return self.stoi[PAD]
 
     def encode(self, text: str) -> list[int]:
         """Ids of ``<bos> c h a r s <eos>``; unseen characters become ``<unk>``."""
@@ -162,9 +160,3 @@ class CharTokenizer:
     def decode(self, ids: Iterable[int]) -> str:
         """The text back, without ``<bos>``, ``<eos>`` and padding."""
         return "".join(t for t in (self.itos[int(i)] for i in ids) if t not in (PAD, BOS, EOS))
-
-    def __call__(self, texts: str | list[str]) -> dict[str, torch.Tensor]:
-        """Encode and pad: ``{"input_ids": (B, L) long, "attention_mask": (B, L) bool}``."""
-        return pad_ids(
-            [self.encode(t) for t in ([texts] if isinstance(texts, str) else texts)], self.pad_id
-        )
