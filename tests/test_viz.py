@@ -202,3 +202,14 @@ def test_row_losses_add_up_to_the_package_siglip_loss():
     rows = [xm.viz.row_losses(sim[i], positive=i, temperature=tau, bias=b) for i in range(5)]
     batch = xm.losses.siglip_loss(img, txt, logit_scale=1 / tau, logit_bias=b)
     assert sum(r["siglip"] for r in rows) / 5 == pytest.approx(batch.item(), rel=1e-5)
+
+
+def test_lesson_figures_take_similarities_straight_from_a_model():
+    # a row cut from a live similarity matrix still carries autograd (and, on a GPU, lives on
+    # the GPU): the figures plot its values without the caller detaching or moving it
+    s = (unit(1, seed=3) @ unit(4, seed=4).T).squeeze(0).requires_grad_(True)  # (4,)
+    fig = xm.viz.plot_softmax(s, 0.5)
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert heights == pytest.approx(torch.softmax(s.detach() / 0.5, 0).tolist())
+    fig = xm.viz.plot_loss_lab(s, temperature=0.5, bias=-1.0)
+    assert len(fig.axes[0].patches) == 4 and s.grad is None  # the caller's graph is untouched

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 
 def _row(similarities) -> torch.Tensor:
-    s = torch.as_tensor(similarities, dtype=torch.float64).flatten()  # (G,)
+    s = torch.as_tensor(similarities).detach().cpu().to(torch.float64).flatten()  # (G,)
     if s.numel() < 2 or not torch.isfinite(s).all():
         raise ValueError(f"expected at least two finite similarities, got {s.tolist()}")
     return s
