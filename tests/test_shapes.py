@@ -190,3 +190,16 @@ def test_paraphrased_captions_vary_but_describe_the_scene():
         assert grammar.holds(ds.scenes, i, grammar.parse(text))
     plain = xm.data.make_shapes(200, seed=2)
     assert plain.captions != ds.captions and torch.equal(plain.images, ds.images)
+
+
+@pytest.mark.parametrize("n_objects, noise", [(2, 0.02), (3, 0.0)])
+def test_rendering_in_blocks_gives_the_pixels_of_one_pass(monkeypatch, n_objects, noise):
+    scenes = S.sample_scenes(300, seed=4, n_objects=n_objects)
+    monkeypatch.setattr(S, "RENDER_BLOCK_PIXELS", 10**9)  # every scene in one block
+    whole = S.render(scenes, image_size=24, seed=2, noise=noise)
+    monkeypatch.setattr(S, "RENDER_BLOCK_PIXELS", 7 * 3 * 24 * 24)  # blocks of 7, last one short
+    assert torch.equal(S.render(scenes, image_size=24, seed=2, noise=noise), whole)
+    part = scenes[10:17]
+    assert len(part) == 7 and part.n_objects == n_objects
+    assert torch.equal(part.x, scenes.x[10:17])
+    assert torch.equal(part.relation, scenes.relation[10:17])

@@ -13,7 +13,7 @@ Explained in: notebooks/00_welcome.ipynb and notebooks/01_multimodal_data.ipynb
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 from torch.utils.data import Dataset
@@ -28,6 +28,7 @@ COLOURS = {  # name -> RGB in [0, 1]
     "cyan": (0.15, 0.80, 0.85),
 }
 SIZES = {"small": 0.11, "large": 0.19}  # name -> radius as a fraction of the image side
+RENDER_BLOCK_PIXELS = 1 << 22  # values rendered at once (4M: 1365 scenes of 32 x 32)
 RELATIONS = ("left of", "right of", "above", "below")
 SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2, "heldout": 3}
 HELDOUT_COMBOS = (  # (colour, shape) pairs no train/val/test scene shows: compositional test
@@ -57,6 +58,10 @@ class Scenes:
     @property
     def n_objects(self) -> int:
         return self.shape.shape[1]
+
+    def __getitem__(self, index: slice | torch.Tensor) -> Scenes:
+        """The scenes at ``index`` (a slice, or a tensor of indices or a mask)."""
+        return Scenes(*(getattr(self, f.name)[index] for f in fields(self)))
 
 
 def _uniform(n: int, low: torch.Tensor | float, high: torch.Tensor | float, g) -> torch.Tensor:
@@ -224,17 +229,26 @@ def render(
         raise ValueError(f"image_size must be at least 16 pixels to draw shapes, got {image_size}")
     g = torch.Generator().manual_seed(seed)
     n, k = scenes.shape.shape
-    owner = _owners(scenes, image_size)  # (N, H, W): 0 background, k + 1 object k
     palette = torch.tensor(list(COLOURS.values()))  # (C, 3)
     rgb = palette[scenes.colour] + 0.05 * torch.randn(n, k, 3, generator=g)  # (N, K, 3) jittered
     table = torch.cat([torch.full((n, 1, 3), 0.12), rgb], 1)  # (N, 1 + K, 3) background first
     table = (table.clamp(0, 1) * 255).round().to(torch.int16).transpose(1, 2)  # (N, 3, 1 + K)
-    images = table.gather(2, owner.view(n, 1, -1).long().expand(-1, 3, -1))  # (N, 3, H*W)
+    pixels = 3 * image_size * image_size
     if noise > 0:  # a bank of at most 256 noise images, one drawn per scene: cheaper than N
-        bank = torch.randn(min(n, 256), 3 * image_size * image_size, generator=g) * (noise * 255)
-        pick = torch.randint(bank.shape[0], (n,), generator=g)
-        images = images + bank.round().to(torch.int16)[pick].view(n, 3, -1)  # (N, 3, H*W)
-    return images.clamp(0, 255).to(torch.uint8).view(n, 3, image_size, image_size)
+        bank = torch.randn(min(n, 256), pixels, generator=g) * (noise * 255)
+        bank = bank.round().to(torch.int16)  # (256, 3*H*W)
+        pick = torch.randint(bank.shape[0], (n,), generator=g)  # (N,)
+    images = torch.empty(n, 3, image_size, image_size, dtype=torch.uint8)
+    # in blocks of scenes: the int16 and int64 intermediates stay a few MB, not ~10x the images
+    block = max(1, RENDER_BLOCK_PIXELS // pixels)
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
+        owner = _owners(scenes[lo:hi], image_size).view(hi - lo, 1, -1).long()  # (b, 1, H*W)
+        out = table[lo:hi].gather(2, owner.expand(-1, 3, -1))  # (b, 3, H*W) int16
+        if noise > 0:
+            out += bank[pick[lo:hi]].view(hi - lo, 3, -1)
+        images[lo:hi] = out.clamp(0, 255).to(torch.uint8).view(hi - lo, 3, image_size, image_size)
+    return images
 
 
 def _owners(scenes: Scenes, image_size: int) -> torch.Tensor:
