@@ -159,3 +159,23 @@ def test_experiment_notebook_is_used_in_place_or_fetched_once(tmp_path, monkeypa
     with pytest.raises(ValueError, match="did not return a notebook"):
         sweep.experiment_notebook("experiments/bad.ipynb", fetch=lambda url: b"<html>404</html>")
     assert not (tmp_path / "experiments" / "bad.ipynb").exists()
+
+
+def test_a_run_in_its_own_process_keeps_parameter_types_and_names_the_failing_cell(tmp_path):
+    from xmlab.course import execute_in_subprocess
+
+    code = """import xmlab as xm
+xm.record("kinds", "/".join(type(v).__name__ for v in (lr, sizes, flag, name)))
+xm.record("lr_times_1e5", lr * 1e5)
+assert flag, "flag must be set"
+"""
+    defaults = "lr = 0.1\nsizes = [1]\nflag = True\nname = 'a'"
+    nb = _notebook(tmp_path / "types.ipynb", code, defaults)
+    params = {"lr": 1e-05, "sizes": [32, 64], "flag": True, "name": "1e-05"}
+    ok = execute_in_subprocess(nb, tmp_path / "ok", params, threads=1)
+    assert ok.status == "ok", ok.error
+    assert ok.metrics["kinds"] == "float/list/bool/str"
+    assert ok.metrics["lr_times_1e5"] == pytest.approx(1.0)
+    bad = execute_in_subprocess(nb, tmp_path / "bad", {**params, "flag": False})
+    # cell 3 in execution order: papermill runs its injected parameters cell second
+    assert bad.status == "failed" and bad.error == "cell 3: AssertionError: flag must be set"

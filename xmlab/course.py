@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -88,6 +90,59 @@ def execute(notebook: Path, run: Path, parameters: dict | None = None) -> Notebo
     return NotebookResult(
         notebook.name, status, round(time.perf_counter() - start, 1), device, metrics, error
     )
+
+
+# papermill's own process: parameters travel as JSON, so 1e-05 stays a float and lists stay lists
+_PAPERMILL = """import json, sys
+import papermill as pm
+nb, out, cwd, params = sys.argv[1:]
+pm.execute_notebook(nb, out, parameters=json.loads(params), cwd=cwd, progress_bar=False,
+                    kernel_name="python3")
+"""
+
+
+def execute_in_subprocess(
+    notebook: Path, run: Path, parameters: dict | None = None, *, threads: int | None = None
+) -> NotebookResult:
+    """:func:`execute` with papermill in a process of its own.
+
+    The papermill process imports neither torch nor the kit, so the memory of a run is its
+    kernel's alone; several of these can run at once from threads. ``threads`` sets
+    ``OMP_NUM_THREADS`` (torch's threads) in the kernel.
+    """
+    run.mkdir(parents=True, exist_ok=True)
+    records = run / f"{notebook.stem}.metrics.jsonl"
+    output = run / notebook.name
+    env = {**os.environ, ENV_VAR: str(records.resolve())}
+    if threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    command = [sys.executable, "-c", _PAPERMILL, str(notebook), str(output),
+               str(notebook.parent), json.dumps(parameters or {})]  # fmt: skip
+    start = time.perf_counter()
+    proc = subprocess.run(command, env=env, capture_output=True, text=True)
+    status, error = "ok", ""
+    if proc.returncode != 0:
+        status = "failed"
+        last_line = (proc.stderr.strip().splitlines() or ["papermill failed"])[-1]
+        error = failed_cell(output) or last_line
+    metrics = read_records(records)
+    device = str(metrics.pop("device", None) or _default_device(parameters))
+    return NotebookResult(
+        notebook.name, status, round(time.perf_counter() - start, 1), device, metrics, error
+    )
+
+
+def failed_cell(executed: Path) -> str:
+    """``"cell N: Error: message"`` for the first cell of an executed notebook that raised."""
+    try:
+        cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    for cell in cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return f"cell {cell.get('execution_count')}: {out['ename']}: {out['evalue']}"
+    return ""
 
 
 def _default_device(parameters: dict | None) -> str:

@@ -14,14 +14,13 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from xmlab.course import NotebookResult, execute, new_run_folder
+from xmlab.course import NotebookResult, execute_in_subprocess, new_run_folder
 
 FIXED_COLUMNS = ("run", "status", "seconds", "device_used")  # then parameters, then metrics
 REPOSITORY_RAW = "https://raw.githubusercontent.com/xmlab-org/xmlab/main/"
@@ -96,10 +95,8 @@ def experiment_notebook(path: str | os.PathLike, *, fetch=None) -> Path:
 
 
 def _run_point(notebook: Path, folder: Path, parameters: dict) -> NotebookResult:
-    """One grid point, in a worker process: one torch thread, the notebook's kernel inherits it."""
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
-    folder.mkdir(parents=True, exist_ok=True)
-    return execute(notebook, folder, parameters)
+    """One grid point: papermill in its own process, one torch thread in the kernel."""
+    return execute_in_subprocess(notebook, folder, parameters, threads=1)
 
 
 def _failed(notebook: Path, err: BaseException) -> NotebookResult:
@@ -161,8 +158,8 @@ def run_sweep(
 
 def _execute_all(notebook, folder, points, workers, verbose) -> list[NotebookResult]:
     results: list[NotebookResult | None] = [None] * len(points)
-    spawn = multiprocessing.get_context("spawn")  # a clean worker, safe to start from a kernel
-    with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+    # threads only wait: each run is a papermill process (no torch in it) and its kernel
+    with ThreadPoolExecutor(workers) as pool:
         futures = {
             pool.submit(_run_point, notebook.resolve(), folder / f"run-{i:03d}", p): i - 1
             for i, p in enumerate(points, start=1)
@@ -171,7 +168,7 @@ def _execute_all(notebook, folder, points, workers, verbose) -> list[NotebookRes
             i = futures[future]
             try:
                 results[i] = future.result()
-            except Exception as err:  # a worker that died: report it, keep the others
+            except Exception as err:  # a run that could not start: report it, go on
                 results[i] = _failed(notebook, err)
             if verbose:
                 settings = " ".join(f"{k}={v}" for k, v in points[i].items())
