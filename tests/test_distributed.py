@@ -1,6 +1,7 @@
 """Distributed contrastive learning equals the full-batch computation (gloo, 2 CPU processes)."""
 
 import math
+import os
 
 import pytest
 import torch
@@ -187,7 +188,11 @@ def _worker(rank, port, folder):
                 "message": message, "bn_out": bn_out.detach(), "bn_x_grad": bn_x.grad,
                 "bn_weight_grad": bn[0].weight.grad, "bn_state": bn[0].state_dict()},
                f"{folder}/rank{rank}.pt")  # fmt: skip
+    dist.barrier()
     dist.destroy_process_group()
+    # DDP kept the gloo group alive; leave without the interpreter teardown that can abort on
+    # it, as ``python -m xmlab.distributed`` does
+    os._exit(0)
 
 
 @pytest.fixture(scope="module")
