@@ -85,11 +85,7 @@ def execute(notebook: Path, run: Path, parameters: dict | None = None) -> Notebo
         status, error = "failed", f"{type(err).__name__}: {err}"
     finally:
         os.environ.pop(ENV_VAR, None)
-    metrics = read_records(records)
-    device = str(metrics.pop("device", None) or _default_device(parameters))
-    return NotebookResult(
-        notebook.name, status, round(time.perf_counter() - start, 1), device, metrics, error
-    )
+    return _result(notebook, records, parameters, start, status, error)
 
 
 # papermill's own process: parameters travel as JSON, so 1e-05 stays a float and lists stay lists
@@ -125,6 +121,11 @@ def execute_in_subprocess(
         status = "failed"
         last_line = (proc.stderr.strip().splitlines() or ["papermill failed"])[-1]
         error = failed_cell(output) or last_line
+    return _result(notebook, records, parameters, start, status, error)
+
+
+def _result(notebook: Path, records: Path, parameters, start: float, status: str, error: str):
+    """The :class:`NotebookResult` of a finished execution, with the metrics it recorded."""
     metrics = read_records(records)
     device = str(metrics.pop("device", None) or _default_device(parameters))
     return NotebookResult(
