@@ -39,8 +39,6 @@ from xmlab.preprocess.text import WordTokenizer
 from xmlab.train import move_to
 from xmlab.utils import get_device
 
-KEYS = {"image": ("image",), "audio": ("audio",), "text": ("input_ids", "attention_mask")}
-
 
 def binding_data(
     split: str = "train",
@@ -89,7 +87,7 @@ def embed(model: MultiEncoder, data: dict, modality: str, *, batch_size: int = 5
     _check_modality(model, modality)
     device, was_training = next(model.parameters()).device, model.training
     model.eval()
-    inputs = {k: data[k] for k in KEYS.get(modality, (modality,))}
+    inputs = {k: data[k] for k in model.inputs[modality]}
     out = [
         model.encode(modality, *move_to(b, device).values()).cpu()
         for b in TensorLoader(inputs, batch_size=batch_size)
@@ -138,9 +136,9 @@ def align(
     _check_modality(model, modality, anchor)
     if "label" not in data:
         raise ValueError(f"aligning needs data['label'] for the positives, got {sorted(data)}")
-    keys = {*KEYS.get(modality, (modality,)), "label"}
+    keys = {*model.inputs[modality], "label"}
     if not freeze_anchor:
-        keys |= set(KEYS.get(anchor, (anchor,)))
+        keys |= set(model.inputs[anchor])
     tensors = {k: data[k] for k in keys}
     if freeze_anchor:
         model.to(get_device(device))

@@ -28,7 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from xmlab.encoders import GRUTextEncoder, ImageEncoder, MultiEncoder, TextEncoder
+from xmlab.encoders import AudioEncoder, GRUTextEncoder, ImageEncoder, MultiEncoder, TextEncoder
+from xmlab.encoders.multi import DEFAULT_INPUTS
 from xmlab.preprocess import normalize_images
 from xmlab.preprocess.audio import log_mel
 
@@ -183,30 +184,24 @@ def _text_encoder(out_dim: int, *, vocab_size: int, kind: str = "transformer", *
     return kinds[kind](vocab_size, out_dim, **options)
 
 
-def _audio_encoder(out_dim: int, **options) -> nn.Module:
-    from xmlab.encoders.audio import AudioEncoder
-
-    return AudioEncoder(out_dim, **options)
-
-
 register_modality(
     "image",
     preprocess=_prepare_images,
     encoder=ImageEncoder,
-    inputs=("image",),
+    inputs=DEFAULT_INPUTS["image"],
     description="pixels (B, 3, H, W), a small CNN",
 )
 register_modality(
     "text",
     preprocess=_prepare_texts,
     encoder=_text_encoder,
-    inputs=("input_ids", "attention_mask"),
+    inputs=DEFAULT_INPUTS["text"],
     description="token ids and padding mask (B, L), a Transformer (or kind='gru')",
 )
 register_modality(
     "audio",
     preprocess=_prepare_audio,
-    encoder=_audio_encoder,
-    inputs=("audio",),
+    encoder=AudioEncoder,
+    inputs=DEFAULT_INPUTS["audio"],
     description="log-mel spectrograms (B, n_mels, frames), a CNN pooled over time",
 )
