@@ -46,7 +46,7 @@ def bare_loop(model, loader, lr: float) -> float:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        model.clamp_logit_scale()
+        xm.encoders.clamp_temperature(model)
         loss.item()
     return time.perf_counter() - start
 

@@ -28,7 +28,7 @@ def test_logit_scale_is_clamped_at_ln_100(batch):
     model = E.shapes_dual_encoder(len(tok))
     with torch.no_grad():
         model.logit_scale.fill_(10.0)
-    model.clamp_logit_scale()
+    E.clamp_temperature(model)
     assert math.isclose(model.logit_scale.item(), math.log(100), rel_tol=1e-6)
 
 
@@ -209,7 +209,7 @@ def test_multi_encoder_embeds_each_modality_into_one_space(batch):
     assert set(model(b, only=["text"])) == {"text_emb", "logit_scale"}
     with torch.no_grad():
         model.logit_scale.fill_(9.0)
-    model.clamp_logit_scale()
+    E.clamp_temperature(model)
     assert model.logit_scale.item() == pytest.approx(math.log(100))
 
 

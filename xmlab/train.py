@@ -33,6 +33,7 @@ from xmlab.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from xmlab.encoders.dual import clamp_temperature
 from xmlab.history import Callback, History, early_stop
 from xmlab.optim import (
     OPTIMIZERS,
@@ -256,8 +257,7 @@ def train_step(run: _Run, batch: dict, loss_fn: LossFn, epoch: int) -> dict:
     run.scaler.step(opt)  # an fp16 step with inf/NaN gradients is skipped
     run.scaler.update()
     run.scheduler.step()
-    if hasattr(model, "clamp_logit_scale"):
-        model.clamp_logit_scale()
+    clamp_temperature(model)
     return row
 
 

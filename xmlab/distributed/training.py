@@ -21,7 +21,7 @@ from torch.utils.data import BatchSampler, DistributedSampler
 from xmlab.data import encode_pairs, make_shapes
 from xmlab.distributed.batchnorm import batchnorm_across_ranks
 from xmlab.distributed.loss import distributed_clip_loss
-from xmlab.encoders import shapes_dual_encoder
+from xmlab.encoders import clamp_temperature, shapes_dual_encoder
 from xmlab.preprocess import WordTokenizer
 from xmlab.utils import get_device, seed_everything
 
@@ -122,7 +122,7 @@ def _step(model, batch: dict, optimizer, config: RunConfig, device: torch.device
     optimizer.zero_grad(set_to_none=True)
     loss.backward()  # DDP averages the parameter gradients over ranks here
     optimizer.step()
-    getattr(model, "module", model).clamp_logit_scale()
+    clamp_temperature(getattr(model, "module", model))
     return loss.detach()
 
 

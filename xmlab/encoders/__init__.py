@@ -11,6 +11,7 @@ from xmlab.encoders.dual import (
     LOGIT_SCALE_MAX,
     DualEncoder,
     ProjectionHead,
+    clamp_temperature,
     shapes_dual_encoder,
 )
 from xmlab.encoders.image import ImageEncoder, resnet18_small
@@ -34,6 +35,7 @@ __all__ = [
     "MultiEncoder",
     "ProjectionHead",
     "TextEncoder",
+    "clamp_temperature",
     "masked_mean",
     "resnet18_small",
     "shapes_dual_encoder",

@@ -59,6 +59,15 @@ def temperature_outputs(model: nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
+@torch.no_grad()
+def clamp_temperature(model: nn.Module) -> None:
+    """Keep a learnable temperature in CLIP's range, ``0 <= logit_scale <= ln 100``, after a
+    step (as open_clip does); a model without ``logit_scale`` is left alone."""
+    scale = getattr(model, "logit_scale", None)
+    if isinstance(scale, torch.Tensor):
+        scale.clamp_(0, LOGIT_SCALE_MAX)
+
+
 class DualEncoder(nn.Module):
     """Image and text towers with projection heads into one ``embed_dim`` space.
 
@@ -114,11 +123,6 @@ class DualEncoder(nn.Module):
             "text_emb": self.encode_text(input_ids, attention_mask),
             **temperature_outputs(self),
         }
-
-    @torch.no_grad()
-    def clamp_logit_scale(self) -> None:
-        """Keep the temperature in CLIP's range: ``0 <= logit_scale <= ln 100``."""
-        self.logit_scale.clamp_(0, LOGIT_SCALE_MAX)
 
 
 def shapes_dual_encoder(

@@ -23,7 +23,6 @@ from torch import nn
 
 from xmlab.encoders.dual import (
     LOGIT_SCALE_INIT,
-    LOGIT_SCALE_MAX,
     ProjectionHead,
     add_temperature,
     temperature_outputs,
@@ -126,8 +125,3 @@ class MultiEncoder(nn.Module):
         if len(set(sizes.values())) > 1:
             raise ValueError(f"modalities have different batch sizes {sizes}: pair them by row")
         return {**out, **temperature_outputs(self)}
-
-    @torch.no_grad()
-    def clamp_logit_scale(self) -> None:
-        """Keep the temperature in CLIP's range: ``0 <= logit_scale <= ln 100``."""
-        self.logit_scale.clamp_(0, LOGIT_SCALE_MAX)

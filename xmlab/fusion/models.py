@@ -20,7 +20,12 @@ from torch import nn
 
 from xmlab import losses
 from xmlab.data.loaders import TensorLoader
-from xmlab.encoders.dual import LOGIT_SCALE_INIT, LOGIT_SCALE_MAX, ProjectionHead
+from xmlab.encoders.dual import (
+    LOGIT_SCALE_INIT,
+    ProjectionHead,
+    add_temperature,
+    temperature_outputs,
+)
 from xmlab.fusion.methods import Fusion, pool
 from xmlab.history import History
 from xmlab.train import TrainConfig, fit, move_to
@@ -88,19 +93,14 @@ class MultiTaskModel(FusionModel):
     ):
         super().__init__(encoders, fusion)
         self.proj = nn.ModuleDict({m: ProjectionHead(d, embed_dim) for m, d in fusion.dims.items()})
-        self.logit_scale = nn.Parameter(torch.tensor(LOGIT_SCALE_INIT))
+        add_temperature(self, LOGIT_SCALE_INIT, None)
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         features = self.features(batch)
-        out = {"logits": self.fusion(features), "logit_scale": self.logit_scale.exp()}
+        out = {"logits": self.fusion(features), **temperature_outputs(self)}
         for m, x in features.items():
             out[f"{m}_emb"] = F.normalize(self.proj[m](pool(x)), dim=-1)  # (B, E)
         return out
-
-    @torch.no_grad()
-    def clamp_logit_scale(self) -> None:
-        """Keep the temperature in CLIP's range: ``0 <= logit_scale <= ln 100``."""
-        self.logit_scale.clamp_(0, LOGIT_SCALE_MAX)
 
 
 def _labels(batch: dict) -> torch.Tensor:
