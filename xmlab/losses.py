@@ -109,8 +109,12 @@ def info_nce(logits: torch.Tensor, *, positives: torch.Tensor | None = None) -> 
     Shapes:
         logits: (B, B), positives: (B, B) bool or None -> scalar.
     """
+    return _info_nce(logits, _check_positives(positives, logits.shape[0]))
+
+
+def _info_nce(logits: torch.Tensor, positives: torch.Tensor | None) -> torch.Tensor:
+    """:func:`info_nce` with an already checked mask."""
     n = logits.shape[0]
-    positives = _check_positives(positives, n)
     if positives is not None:
         others = positives & ~torch.eye(n, dtype=torch.bool, device=logits.device)  # (B, B)
         logits = logits.masked_fill(others, float("-inf"))
@@ -143,11 +147,9 @@ def clip_loss(
     Explained in: notebooks/03_joint_learning.ipynb
     """
     logits_per_image, logits_per_text = clip_logits(image_emb, text_emb, logit_scale=logit_scale)
+    positives = _check_positives(positives, image_emb.shape[0])  # once, for both directions
     mask_t = None if positives is None else positives.T
-    return (
-        info_nce(logits_per_image, positives=positives)
-        + info_nce(logits_per_text, positives=mask_t)
-    ) / 2
+    return (_info_nce(logits_per_image, positives) + _info_nce(logits_per_text, mask_t)) / 2
 
 
 def siglip_loss(
