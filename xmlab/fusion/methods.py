@@ -130,14 +130,17 @@ class GatedFusion(Fusion):
 
     def gates(self, features: dict) -> torch.Tensor:
         """The weight of each modality in each hidden unit: ``(B, M, hidden)``, sums to 1 over M."""
-        x = torch.cat(self.vectors(features), dim=-1)  # (B, sum D)
+        return self._gates(self.vectors(features))
+
+    def _gates(self, vectors: list[torch.Tensor]) -> torch.Tensor:
+        x = torch.cat(vectors, dim=-1)  # (B, sum D)
         scores = self.gate(x).view(len(x), len(self.modalities), self.hidden)  # (B, M, H)
         return scores.softmax(dim=1)
 
     def forward(self, features: dict) -> torch.Tensor:
         vectors = self.vectors(features)
         h = torch.stack([torch.tanh(self.proj[m](v)) for m, v in zip(self.modalities, vectors)], 1)
-        return self.out((self.gates(features) * h).sum(1))  # (B, M, H) -> (B, H) -> (B, out)
+        return self.out((self._gates(vectors) * h).sum(1))  # (B, M, H) -> (B, H) -> (B, out)
 
 
 def _with_one(x: torch.Tensor) -> torch.Tensor:
