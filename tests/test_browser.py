@@ -18,7 +18,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
+
+from xmlab.distributed import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "05_evaluation.ipynb"
@@ -51,12 +52,6 @@ SETTINGS = {  # JupyterLab user settings: render every cell, never look for news
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
 }
 TEXT_FALLBACKS = ("Error displaying widget", "FloatLogSlider(", "IntSlider(", "VBox(children")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def descendants(pid: int) -> list[int]:
