@@ -28,6 +28,7 @@ from xmlab.encoders.dual import (
 )
 from xmlab.fusion.methods import Fusion, pool
 from xmlab.history import History
+from xmlab.metrics import classification
 from xmlab.train import TrainConfig, fit, move_to
 
 
@@ -198,7 +199,7 @@ def predict(model: nn.Module, data: dict[str, torch.Tensor], *, batch_size: int 
 
 def accuracy(model: nn.Module, data: dict[str, torch.Tensor]) -> float:
     """Fraction of ``data``'s items whose predicted class equals ``data["label"]``."""
-    return (predict(model, data) == _labels(data).cpu()).float().mean().item()
+    return classification.accuracy(predict(model, data), _labels(data))
 
 
 def train_and_score(
