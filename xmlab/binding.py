@@ -15,7 +15,7 @@ Here, on the spoken digits (``xmlab.data.digits``):
 Items of the same digit are positives of each other in every contrastive loss (a batch holds
 several sevens), through ``xm.losses.positives_from_labels``.
 
-Explained in: notebooks/06_fusion_and_multitask.ipynb
+Explained in: notebooks/07_fusion_and_multitask.ipynb
 """
 
 from __future__ import annotations

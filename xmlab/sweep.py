@@ -6,7 +6,7 @@ thread), and writes ``results.csv`` (one row per run: status, seconds, parameter
 the notebook recorded with ``xm.record``) and ``sweep.png`` into ``runs/sweeps/<timestamp>/``.
 A failing run is reported in its row and the others go on.
 
-Explained in: notebooks/08_capstone.ipynb
+Explained in: notebooks/10_capstone.ipynb
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Train on 2 CPU processes (gloo) or 2 GPUs (NCCL) with the same command::
 
     torchrun --nproc_per_node=2 -m xmlab.distributed --steps 50 --batch-size 32 --out runs/ddp
 
-Explained in: notebooks/07_scaling_out.ipynb
+Explained in: notebooks/09_scaling_out.ipynb
 
 The pieces live in four modules, all re-exported here:
 

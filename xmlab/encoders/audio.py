@@ -6,7 +6,7 @@ Two things differ from pictures: a spoken word may start early or late and last 
 so the encoder pools over *time* at the end (any number of frames works), while it keeps the
 *frequency* axis (a high and a low sound are different sounds).
 
-Explained in: notebooks/06_fusion_and_multitask.ipynb
+Explained in: notebooks/07_fusion_and_multitask.ipynb
 """
 
 from __future__ import annotations

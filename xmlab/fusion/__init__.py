@@ -5,7 +5,7 @@ and a short training loop (``xmlab.fusion.models``), and the noisy audio-visual 
 compared on (``xmlab.fusion.digits``). Every name is re-exported here:
 ``xm.fusion.make_fusion("gated", dims, 10)``.
 
-Explained in: notebooks/06_fusion_and_multitask.ipynb
+Explained in: notebooks/07_fusion_and_multitask.ipynb
 """
 
 from xmlab.fusion.digits import DIGIT_MEL, av_digits, digit_classifier, digit_encoders, noise_sweep

@@ -6,7 +6,7 @@ images' energy, drown the audio in noise -- and neither modality alone is reliab
 two are spoiled independently, combining them pays off. This is the set-up of AV-MNIST
 (Vielzeuf et al., 2018), on data the kit ships.
 
-Explained in: notebooks/06_fusion_and_multitask.ipynb
+Explained in: notebooks/07_fusion_and_multitask.ipynb
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ From the least to the most interaction between modalities:
   parameters (Liu et al., 2018);
 * **cross_attention** -- the tokens of each modality attend to the tokens of the others.
 
-Explained in: notebooks/06_fusion_and_multitask.ipynb
+Explained in: notebooks/07_fusion_and_multitask.ipynb
 """
 
 from __future__ import annotations

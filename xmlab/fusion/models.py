@@ -6,7 +6,7 @@ and returns class logits. A :class:`MultiTaskModel` adds a second task on the sa
 per-modality embeddings in one shared space, trained with a contrastive loss while the fused
 features are trained to classify.
 
-Explained in: notebooks/06_fusion_and_multitask.ipynb
+Explained in: notebooks/07_fusion_and_multitask.ipynb
 """
 
 from __future__ import annotations
