@@ -14,11 +14,14 @@ from xmlab import (
     losses,
     metrics,
     modalities,
+    needs,
     preprocess,
+    speech,
     train,
     utils,
     viz,
     widgets,
+    zeroshot,
 )
 from xmlab.record import record, recorded
 
@@ -34,11 +37,14 @@ __all__ = [
     "losses",
     "metrics",
     "modalities",
+    "needs",
     "preprocess",
     "record",
     "recorded",
+    "speech",
     "train",
     "utils",
     "viz",
     "widgets",
+    "zeroshot",
 ]
