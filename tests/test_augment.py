@@ -138,3 +138,44 @@ def test_bad_batches_get_clear_errors():
         augment.mask_time(torch.zeros(20, 30), 1, 3, generator=gen())
     with pytest.raises(ValueError, match="float"):
         augment.add_noise(torch.zeros(2, 10, dtype=torch.int16), 3.0, generator=gen())
+
+
+def test_smooth_curves_pass_through_their_knots_and_stay_in_range():
+    positions = torch.linspace(0, 1, 31).expand(5, -1)
+    curves = augment.smooth_curves(positions, 6.0, 4, gen())
+    assert curves.shape == (5, 31) and curves.abs().max() <= 6.0
+    knots = curves[:, [0, 10, 20, 30]]  # 4 knots at 0, 1/3, 2/3, 1
+    between = curves[:, 5]  # halfway between the first two knots: their mean
+    torch.testing.assert_close(between, (knots[:, 0] + knots[:, 1]) / 2)
+
+
+def test_random_gain_is_a_bounded_smooth_contour():
+    waves = torch.ones(4, 400)
+    lengths = torch.tensor([400, 300, 200, 100])
+    out = augment.random_gain(waves * (torch.arange(400) < lengths[:, None]), 10.0,
+                              generator=gen(), lengths=lengths)  # fmt: skip
+    for row, n in zip(out, lengths):
+        db = 20 * torch.log10(row[:n])
+        assert db.abs().max() <= 10.0 + 1e-4 and torch.all(row[n:] == 0)
+        assert (db[1:] - db[:-1]).abs().max() < 3 * 20.0 / n  # no jumps: a few knots, lines
+    same = augment.random_gain(waves, 0.0, generator=gen())
+    torch.testing.assert_close(same, waves)
+
+
+@pytest.mark.parametrize("freq", [300.0, 1000.0, 3000.0])
+def test_random_eq_changes_a_tone_by_at_most_its_swing(freq):
+    wave = sine(freq, seconds=0.5)[None].repeat(6, 1)  # 4000 samples: whole periods of each tone
+    out = augment.random_eq(wave, 8.0, generator=gen())
+    ratio_db = 20 * torch.log10(out.norm(dim=1) / wave.norm(dim=1))
+    assert ratio_db.abs().max() <= 8.0 + 0.05 and ratio_db.std() > 0.1  # each clip its own
+    torch.testing.assert_close(
+        augment.random_eq(wave, 0.0, generator=gen()), wave, atol=1e-5, rtol=0
+    )
+
+
+def test_random_eq_keeps_padding_silent():
+    waves = torch.randn(2, 500, generator=gen(3)) * (
+        torch.arange(500) < torch.tensor([[500], [250]])
+    )
+    out = augment.random_eq(waves, 6.0, generator=gen(), lengths=torch.tensor([500, 250]))
+    assert torch.all(out[1, 250:] == 0)

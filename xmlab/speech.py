@@ -18,15 +18,31 @@ Explained in: notebooks/08_real_data.ipynb
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from xmlab.data.digits import load_audio_asset
+from xmlab import losses
+from xmlab.data.digits import (
+    PCABasis,
+    digit_images,
+    load_audio_asset,
+    pair_by_label,
+    remove_energy,
+)
 from xmlab.data.download import load_fsdd
 from xmlab.encoders.audio import AudioEncoder
+from xmlab.encoders.dual import (
+    LOGIT_SCALE_INIT,
+    ProjectionHead,
+    add_temperature,
+    temperature_outputs,
+)
 from xmlab.fusion.methods import make_fusion
 from xmlab.fusion.models import FusionModel, classification_loss, predict
 from xmlab.history import History
@@ -78,21 +94,25 @@ class Words:
         )
 
 
-def make_words(clips: list, labels, speakers, takes=None, *, top_db: float = 30.0) -> Words:
-    """:class:`Words` from clips of any lengths (int16 or float), trimmed of silence."""
-    waves, lengths = pad_batch([trim_silence(c, top_db=top_db) for c in clips])
+def make_words(clips: list, labels, speakers, takes=None, *, top_db: float | None = 30.0) -> Words:
+    """:class:`Words` from clips of any lengths (int16 or float), trimmed of the silence more
+    than ``top_db`` below their loudest part (None: kept as they are)."""
+    trim = (lambda c: c) if top_db is None else (lambda c: trim_silence(c, top_db=top_db))
+    waves, lengths = pad_batch([trim(c) for c in clips])
     takes = None if takes is None else torch.as_tensor(takes)
     return Words(waves, lengths, torch.as_tensor(labels), list(speakers), takes)
 
 
-def fsdd_words(*, root=None, fetch=None) -> Words:
-    """All 3,000 recordings of the Free Spoken Digit Dataset (6 speakers x 10 digits x 50)."""
+def fsdd_words(*, top_db: float | None = 30.0, root=None, fetch=None) -> Words:
+    """All 3,000 recordings of the Free Spoken Digit Dataset (6 speakers x 10 digits x 50),
+    trimmed as :func:`make_words` says."""
     clips = load_fsdd("train", by="speaker", test_speakers=(), root=root, fetch=fetch)
     return make_words(
         [c["audio"] for c in clips],
         [c["label"] for c in clips],
         [c["speaker"] for c in clips],
         [c["take"] for c in clips],
+        top_db=top_db,
     )
 
 
@@ -110,11 +130,14 @@ class Augment:
     shift: int = 0  # largest time shift, in samples
     speed: tuple[float, float] | None = None  # range of speed factors, e.g. (0.9, 1.1)
     snr_db: tuple[float, float] | None = None  # range of signal-to-noise ratios of added noise
+    gain_db: float = 0.0  # largest swing of a random loudness contour over the clip, in dB
+    eq_db: float = 0.0  # largest swing of a random frequency response, in dB
     time_masks: tuple[int, int] = (0, 0)  # SpecAugment: how many time masks, widest in frames
     freq_masks: tuple[int, int] = (0, 0)  # SpecAugment: how many mel masks, widest in bands
 
     def waves(self, waves, lengths, generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """The waveform augmentations: speed, then time shift, then noise."""
+        """The waveform augmentations: speed, time shift, noise, then loudness and colour
+        (the microphone colours the room's noise too)."""
         if self.speed is not None:
             factors = augment.uniform(*self.speed, len(lengths), generator)
             waves, lengths = augment.speed_perturb(waves, factors, lengths)
@@ -124,6 +147,10 @@ class Augment:
             mask = torch.arange(waves.shape[1]) < lengths[:, None]  # (B, T)
             snr = augment.uniform(*self.snr_db, len(lengths), generator).float()
             waves = augment.add_noise(waves, snr, generator=generator, mask=mask)
+        if self.gain_db:
+            waves = augment.random_gain(waves, self.gain_db, generator=generator, lengths=lengths)
+        if self.eq_db:
+            waves = augment.random_eq(waves, self.eq_db, generator=generator, lengths=lengths)
         return waves, lengths
 
     def specs(self, specs: torch.Tensor, generator) -> torch.Tensor:
@@ -209,3 +236,104 @@ def word_accuracy(model: nn.Module, words: Words, config: WordConfig | None = No
     """Fraction of ``words`` the model recognises (clean spectrograms, no augmentation)."""
     predictions = predict(model, {"audio": words.features(config)})
     return accuracy(predictions, words.labels)
+
+
+def takes_per_digit(words: Words, k: int) -> Words:
+    """The first ``k`` takes of every digit by every speaker (``k`` x 10 x speakers words)."""
+    if words.takes is None:
+        raise ValueError("these words have no take numbers: use FSDD words (fsdd_words())")
+    return words.subset(words.takes < k)
+
+
+def noisy_features(
+    words: Words,
+    snr_db: float | tuple[float, float] | None,
+    config: WordConfig | None = None,
+    *,
+    seed: int = 0,
+) -> torch.Tensor:
+    """Spectrograms of ``words`` with white noise at ``snr_db`` (a range: one draw per word;
+    None: clean) -- the same noise for the same seed."""
+    if snr_db is None:
+        return words.features(config)
+    g = torch.Generator().manual_seed(seed)
+    snr = augment.uniform(*snr_db, len(words), g) if isinstance(snr_db, tuple) else snr_db
+    mask = torch.arange(words.waves.shape[1]) < words.lengths[:, None]  # (N, T)
+    waves = augment.add_noise(words.waves, torch.as_tensor(snr).float(), generator=g, mask=mask)
+    return Words(waves, words.lengths, words.labels, words.speakers).features(config)
+
+
+def real_av_digits(
+    words: Words,
+    image_split: str,
+    *,
+    snr_db: float | tuple[float, float] | None = None,
+    energy_removed: float = 0.0,
+    config: WordConfig | None = None,
+    seed: int = 0,
+) -> dict[str, torch.Tensor]:
+    """Real audio-visual digits: each recording paired with a handwritten digit of its label.
+
+    The images are scikit-learn's handwritten digits of ``image_split`` (8 x 8), with
+    ``energy_removed`` of their variance taken out as in lesson 07; the audio gets noise at
+    ``snr_db``.
+
+    Returns:
+        ``{"image": (N, 1, 8, 8), "audio": (N, n_mels, frames), "label": (N,)}``.
+    """
+    images, image_labels = digit_images(image_split, seed)
+    pick = pair_by_label(words.labels.numpy(), image_labels.numpy(), np.random.default_rng(seed))
+    images = images[pick]  # (N, 1, 8, 8), row i shows digit words.labels[i]
+    if energy_removed > 0:
+        basis = PCABasis.fit(digit_images("train", seed)[0])
+        images = remove_energy(images, energy_removed, basis)
+    audio = noisy_features(words, snr_db, config, seed=seed)
+    return {"image": images, "audio": audio, "label": words.labels}
+
+
+@torch.no_grad()
+def adapt_batchnorm(model: nn.Module, specs: torch.Tensor, *, batch_size: int = 100) -> nn.Module:
+    """A copy of ``model`` whose batch-norm statistics are re-estimated on ``specs``.
+
+    Test-time adaptation (AdaBN, Li et al. 2016): the normalisation layers of a model trained on
+    synthetic voices keep the mean and variance of *synthetic* activations; one pass over
+    unlabelled real spectrograms replaces them with real ones. No label is used.
+    """
+    adapted = copy.deepcopy(model)
+    norms = [m for m in adapted.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a plain average over every batch of the pass
+    adapted.train()
+    device = next(adapted.parameters()).device
+    for start in range(0, len(specs), batch_size):
+        adapted({"audio": specs[start : start + batch_size].to(device)})
+    return adapted.eval()
+
+
+class FeatureAligner(nn.Module):
+    """Two projection heads that meet in one space, over features of frozen encoders.
+
+    ``forward({"audio": (B, Da), "image": (B, Di)})`` returns unit vectors ``"audio_emb"`` and
+    ``"image_emb"`` ``(B, dim)`` and the ``"logit_scale"``: a dual encoder whose towers were
+    trained for something else (here, to classify) and are only read.
+    """
+
+    def __init__(self, dims: dict[str, int], dim: int = 32):
+        super().__init__()
+        self.heads = nn.ModuleDict(
+            {m: ProjectionHead(d, dim, hidden=dim * 2) for m, d in dims.items()}
+        )
+        add_temperature(self, LOGIT_SCALE_INIT, None)
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        out = {f"{m}_emb": F.normalize(head(batch[m]), dim=-1) for m, head in self.heads.items()}
+        return {**out, **temperature_outputs(self)}
+
+
+def aligned_pair_loss(model: FeatureAligner, batch: dict) -> torch.Tensor:
+    """CLIP's loss between the two modalities; items with the same label are all matches."""
+    out = model(batch)
+    a, b = (f"{m}_emb" for m in model.heads)
+    positives = losses.positives_from_labels(batch["label"])
+    return losses.clip_loss(out[a], out[b], logit_scale=out["logit_scale"], positives=positives)

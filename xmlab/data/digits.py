@@ -176,7 +176,7 @@ def degrade_images(
     return images
 
 
-def _pair_by_label(labels: np.ndarray, image_labels: np.ndarray, rng) -> np.ndarray:
+def pair_by_label(labels: np.ndarray, image_labels: np.ndarray, rng) -> np.ndarray:
     """For each clip, an image index with the same label, using every image before repeating."""
     pick = np.empty(len(labels), dtype=np.int64)
     for digit in np.unique(labels):
@@ -213,7 +213,7 @@ class SpokenDigits(Dataset):
         self.audio = [torch.from_numpy(asset["audio"][i] / np.float32(32768)) for i in clips]
         self.voices = [str(asset["voice_names"][v]) for v in asset["voice"][clips]]
         images, image_labels = digit_images(split, seed)
-        self.image_index = _pair_by_label(asset["label"][clips], image_labels.numpy(), rng)
+        self.image_index = pair_by_label(asset["label"][clips], image_labels.numpy(), rng)
         self.images = images[self.image_index]  # (N, 1, 8, 8), row i shows digit labels[i]
         self.langs = [str(lang) for lang in rng.choice(list(langs), size=len(clips))]
         self.texts = [

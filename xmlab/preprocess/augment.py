@@ -10,6 +10,8 @@ what stays the same -- the word -- is what it learns:
   recognition", 2015);
 * **tempo perturbation** -- longer or shorter at the same pitch (spectrogram frames);
 * **additive noise** at a chosen signal-to-noise ratio (waveform);
+* **random loudness and colour** -- a smooth random gain over time (the speaker leans in and
+  away) and a smooth random frequency response (another microphone, another room) (waveform);
 * **SpecAugment masking** -- a few bands of time frames and of mel channels blanked out, so no
   single part of the spectrogram can be relied on (Park et al., "SpecAugment", 2019).
 
@@ -25,6 +27,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from xmlab.preprocess.audio import hz_to_mel
 
 
 def _check_batch(x: torch.Tensor, ndim: int, what: str) -> torch.Tensor:
@@ -87,7 +91,7 @@ def speed_perturb(
         raise ValueError(f"speed factors must be > 0 (1 keeps the speed), got {factors.tolist()}")
     lengths = torch.full((b,), t) if lengths is None else torch.as_tensor(lengths)
     new_lengths = torch.ceil(lengths / factors).long()  # (B,)
-    pos = torch.arange(int(new_lengths.max()), dtype=torch.float64) * factors[:, None]  # (B, T')
+    pos = torch.arange(int(new_lengths.max())) * factors[:, None].float()  # (B, T')
     left = pos.floor().long()
     frac = (pos - left).to(waves.dtype)
     last = (lengths - 1)[:, None]  # (B, 1)
@@ -123,6 +127,75 @@ def add_noise(
     noise_power = (noise.square() * mask).sum(-1, keepdim=True) / count
     scale = torch.sqrt(power / (noise_power * 10 ** (snr_db / 10)))  # (B, 1)
     return (waves + noise * scale) * mask
+
+
+def smooth_curves(
+    positions: torch.Tensor, max_db: float, knots: int, generator: torch.Generator
+) -> torch.Tensor:
+    """Random curves in dB: ``knots`` values drawn from ``[-max_db, max_db]`` at evenly spaced
+    points of ``[0, 1]``, joined by straight lines and read at ``positions``.
+
+    Shapes:
+        positions: ``(B, N)`` in ``[0, 1]``. Returns ``(B, N)``.
+    """
+    b = positions.shape[0]
+    values = (torch.rand(b, knots, generator=generator) * 2 - 1) * max_db  # (B, knots)
+    x = positions.clamp(0, 1) * (knots - 1)  # (B, N) in knot units
+    left = x.floor().long().clamp(max=knots - 2)
+    frac = x - left
+    a, c = torch.gather(values, 1, left), torch.gather(values, 1, left + 1)
+    return a + frac * (c - a)
+
+
+def random_gain(
+    waves: torch.Tensor,
+    max_db: float,
+    *,
+    generator: torch.Generator,
+    lengths: torch.Tensor | None = None,
+    knots: int = 4,
+) -> torch.Tensor:
+    """Multiply each clip by a smooth random loudness contour of at most ``±max_db`` dB.
+
+    The contour spans each clip's own ``lengths`` (padding stays silent).
+
+    Shapes:
+        waves: ``(B, T)``; lengths: ``(B,)``. Returns ``(B, T)``.
+    """
+    waves = _check_batch(waves, 2, "waveforms")
+    b, t = waves.shape
+    lengths = torch.full((b,), t) if lengths is None else torch.as_tensor(lengths)
+    positions = torch.arange(t) / (lengths[:, None] - 1).clamp(min=1)  # (B, T)
+    gain_db = smooth_curves(positions, max_db, knots, generator)  # (B, T)
+    return waves * torch.exp(gain_db * (math.log(10) / 20)) * (torch.arange(t) < lengths[:, None])
+
+
+def random_eq(
+    waves: torch.Tensor,
+    max_db: float,
+    *,
+    generator: torch.Generator,
+    lengths: torch.Tensor | None = None,
+    sample_rate: int = 8000,
+    knots: int = 4,
+) -> torch.Tensor:
+    """Filter each clip with a smooth random frequency response of at most ``±max_db`` dB.
+
+    The response is a :func:`smooth_curves` curve over the mel scale (as hearing spaces
+    frequencies), applied to the clip's spectrum: ``irfft(rfft(wave) * 10 ** (dB / 20))``.
+
+    Shapes:
+        waves: ``(B, T)``; lengths: ``(B,)``. Returns ``(B, T)``.
+    """
+    waves = _check_batch(waves, 2, "waveforms")
+    b, t = waves.shape
+    freqs = torch.fft.rfftfreq(t, d=1 / sample_rate)  # (F,)
+    mel = hz_to_mel(freqs).float()
+    positions = (mel / mel[-1]).expand(b, -1)  # (B, F)
+    response = 10 ** (smooth_curves(positions, max_db, knots, generator) / 20)  # (B, F)
+    out = torch.fft.irfft(torch.fft.rfft(waves) * response, n=t)  # (B, T)
+    lengths = torch.full((b,), t) if lengths is None else torch.as_tensor(lengths)
+    return out * (torch.arange(t) < lengths[:, None])
 
 
 def _bands(size: int, b: int, n: int, max_width: int, generator) -> torch.Tensor:

@@ -18,6 +18,8 @@ SWITCHES = {  # control name -> (label, the Augment fields it sets when on)
     "shift": ("time shift ±0.1 s", {"shift": 800}),
     "speed": ("speed 0.85-1.2", {"speed": (0.85, 1.2)}),
     "noise": ("noise at 10-40 dB SNR", {"snr_db": (10.0, 40.0)}),
+    "gain": ("loudness contour ±10 dB", {"gain_db": 10.0}),
+    "eq": ("microphone colour ±10 dB", {"eq_db": 10.0}),
     "time_masks": ("time masks 2 x 4 frames", {"time_masks": (2, 4)}),
     "freq_masks": ("mel masks 2 x 3 bands", {"freq_masks": (2, 3)}),
 }
