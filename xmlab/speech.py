@@ -209,9 +209,18 @@ class WordLoader:
 
 
 def word_classifier(
-    *, n_mels: int = 20, dim: int = 128, channels: tuple[int, ...] = (16, 32, 64)
+    *,
+    n_mels: int = 20,
+    dim: int = 128,
+    channels: tuple[int, ...] = (16, 32, 64),
+    seed: int | None = None,
 ) -> FusionModel:
-    """The kit's audio CNN (frame vectors, averaged) and an MLP head: 10 digit classes."""
+    """The kit's audio CNN (frame vectors, averaged) and an MLP head: 10 digit classes.
+
+    ``seed`` fixes the initial weights (None: drawn from torch's global generator).
+    """
+    if seed is not None:
+        torch.manual_seed(seed)
     encoder = AudioEncoder(dim, n_mels=n_mels, channels=channels, pool=False)
     return FusionModel({"audio": encoder}, make_fusion("early", {"audio": dim}, 10))
 

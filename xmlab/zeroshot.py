@@ -138,11 +138,21 @@ class CaptionModel(nn.Module):
 
     ``forward(image, caption)`` returns ``{"image_emb", "text_emb", "logit_scale"}`` with unit
     vectors. With ``embed_dim=None`` the text vectors are used as they are (a locked tower's
-    space) and only the image side learns a projection into it.
+    space) and only the image side learns a projection into it. ``seed`` fixes the initial
+    weights of what learns.
     """
 
-    def __init__(self, text_tower: nn.Module, *, width: int = 128, embed_dim: int | None = None):
+    def __init__(
+        self,
+        text_tower: nn.Module,
+        *,
+        width: int = 128,
+        embed_dim: int | None = None,
+        seed: int | None = None,
+    ):
         super().__init__()
+        if seed is not None:
+            torch.manual_seed(seed)  # the same initial weights whatever ran before
         dim = embed_dim or text_tower.out_dim
         self.image_encoder = ImageEncoder(width, image_size=28, in_channels=1, channels=(32, 64))
         self.image_proj = ProjectionHead(width, dim)
