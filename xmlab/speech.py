@@ -44,12 +44,13 @@ from xmlab.encoders.dual import (
     temperature_outputs,
 )
 from xmlab.fusion.methods import make_fusion
-from xmlab.fusion.models import FusionModel, classification_loss, predict
-from xmlab.history import History
-from xmlab.metrics.classification import accuracy
+from xmlab.fusion.models import FusionModel
+from xmlab.metrics.classification import accuracy, predict
 from xmlab.preprocess import augment
 from xmlab.preprocess.speech import WordConfig, pad_batch, trim_silence, word_features
 from xmlab.train import TrainConfig, fit
+from xmlab.train.history import History
+from xmlab.train.hooks import classification_loss
 
 
 @dataclass

@@ -38,10 +38,10 @@ from xmlab.encoders.dual import (
     temperature_outputs,
 )
 from xmlab.encoders.image import ImageEncoder
-from xmlab.history import History
 from xmlab.metrics.classification import zero_shot_accuracy
 from xmlab.preprocess.text import WordTokenizer
 from xmlab.train import TrainConfig, fit
+from xmlab.train.history import History
 
 FASHION_NAMES = (  # Fashion-MNIST's classes as a caption says them
     "t-shirt", "trouser", "pullover", "dress", "coat",

@@ -21,14 +21,16 @@ Explained in: docs/teaching.md (a classroom mirror) and notebooks/08_real_data.i
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from xmlab import utils
 
 ENV_VAR = "XMLAB_DATA"  # the cache folder
 MIRROR_VAR = "XMLAB_MIRROR"  # the classroom mirror: a folder or a URL prefix
@@ -100,25 +102,21 @@ def verify(data: bytes, remote: RemoteFile, source: str) -> None:
         )
 
 
+_UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``: all or nothing."""
+    """Write ``data`` to ``path`` all or nothing (:func:`xmlab.utils.atomic_write`); a cache
+    folder that cannot be written gets a :class:`DataUnavailableError` that says what to do."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        utils.atomic_write(path, data)
     except OSError as err:
+        if err.errno not in _UNWRITABLE:
+            raise  # e.g. a full disk: its message says so already
         raise DataUnavailableError(
             f"cannot write to the cache folder {path.parent} ({err.strerror}): set the "
             f"{ENV_VAR} environment variable to a folder you can write, or pass root=..."
         ) from err
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def is_url(source: str) -> bool:

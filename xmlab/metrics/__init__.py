@@ -10,6 +10,8 @@ from xmlab.metrics.classification import (
     confusion_matrix,
     fit_linear_probe,
     linear_probe,
+    model_accuracy,
+    predict,
     zero_shot_accuracy,
     zero_shot_classifier,
     zero_shot_predict,
@@ -21,6 +23,7 @@ from xmlab.metrics.probes import (
     hard_negative_accuracy,
     modality_gap,
     negative_table,
+    noise_sweep,
     shift_embeddings,
 )
 from xmlab.metrics.retrieval import (
@@ -51,7 +54,10 @@ __all__ = [
     "linear_probe",
     "mean_average_precision",
     "modality_gap",
+    "model_accuracy",
     "negative_table",
+    "noise_sweep",
+    "predict",
     "query_ranks",
     "rank_metrics",
     "recall_at_k",

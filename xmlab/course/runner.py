@@ -17,8 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from xmlab.course.record import ENV_VAR, read_records
 from xmlab.needs import skip_reason
-from xmlab.record import ENV_VAR, read_records
 
 
 @dataclass
