@@ -38,7 +38,7 @@ def test_split_keeps_held_out_classes_out_of_training(fake_fashion):
     assert (
         split.train_images.shape == (140, 1, 28, 28) and split.train_images.dtype == torch.float32
     )
-    with pytest.raises(ValueError, match="unknown class 'socks'"):
+    with pytest.raises(ValueError, match="unknown Fashion-MNIST class 'socks'"):
         zeroshot.fashion_split(["socks"])
 
 

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xmlab import losses
+from xmlab import checks, losses
 from xmlab.data.download import load_fashion_mnist
 from xmlab.encoders.dual import (
     LOGIT_SCALE_INIT,
@@ -78,9 +78,8 @@ def fashion_split(
     held_out: Sequence[str], *, per_class: int = 1000, seed: int = 0, root=None
 ) -> ZeroShotSplit:
     """``per_class`` training photos of each seen class, and every test photo of ``held_out``."""
-    unknown = [name for name in held_out if name not in FASHION_NAMES]
-    if unknown:
-        raise ValueError(f"unknown class {unknown[0]!r}: choose from {FASHION_NAMES}")
+    for name in held_out:
+        checks.one_of(name, FASHION_NAMES, "Fashion-MNIST class")
     held = [FASHION_NAMES.index(name) for name in held_out]
     seen = [c for c in range(len(FASHION_NAMES)) if c not in held]
     train, test = load_fashion_mnist("train", root=root), load_fashion_mnist("test", root=root)

@@ -28,18 +28,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from xmlab import checks
 from xmlab.preprocess.audio import hz_to_mel
-
-
-def _check_batch(x: torch.Tensor, ndim: int, what: str) -> torch.Tensor:
-    x = torch.as_tensor(x)
-    if x.ndim != ndim or not x.is_floating_point() or x.shape[-1] == 0:
-        shape = "(B, T)" if ndim == 2 else "(B, n_mels, frames)"
-        raise ValueError(
-            f"expected a float batch of {what} shaped {shape}, got {tuple(x.shape)} "
-            f"{x.dtype}: stack the items into one batch (one clip: x[None])"
-        )
-    return x
 
 
 def uniform(low: float, high: float, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -58,7 +48,7 @@ def time_shift(waves: torch.Tensor, max_shift: int, *, generator: torch.Generato
     Shapes:
         waves: ``(B, T)``. Returns ``(B, T)``.
     """
-    waves = _check_batch(waves, 2, "waveforms")
+    waves = checks.float_batch(waves, 2, "waveforms")
     b, t = waves.shape
     shifts = torch.randint(-max_shift, max_shift + 1, (b, 1), generator=generator)  # (B, 1)
     source = torch.arange(t) - shifts  # (B, T): out[n] = wave[n - shift]
@@ -84,7 +74,7 @@ def speed_perturb(
         The new waveforms ``(B, T')`` (zero-padded, ``T'`` the longest new length) and their
         lengths ``(B,)``: ``ceil(length / factor)``.
     """
-    waves = _check_batch(waves, 2, "waveforms")
+    waves = checks.float_batch(waves, 2, "waveforms")
     b, t = waves.shape
     factors = torch.as_tensor(factors, dtype=torch.float64).expand(b)  # (B,)
     if not bool((factors > 0).all()):
@@ -116,7 +106,7 @@ def add_noise(
         waves: ``(B, T)``; snr_db: a float or ``(B,)``; mask: ``(B, T)`` bool, True on real
         samples. Returns ``(B, T)``.
     """
-    waves = _check_batch(waves, 2, "waveforms")
+    waves = checks.float_batch(waves, 2, "waveforms")
     mask = torch.ones_like(waves, dtype=torch.bool) if mask is None else mask
     if not isinstance(snr_db, (int, float)):
         snr_db = torch.as_tensor(snr_db, dtype=waves.dtype).reshape(-1, 1)  # (B, 1)
@@ -162,7 +152,7 @@ def random_gain(
     Shapes:
         waves: ``(B, T)``; lengths: ``(B,)``. Returns ``(B, T)``.
     """
-    waves = _check_batch(waves, 2, "waveforms")
+    waves = checks.float_batch(waves, 2, "waveforms")
     b, t = waves.shape
     lengths = torch.full((b,), t) if lengths is None else torch.as_tensor(lengths)
     positions = torch.arange(t) / (lengths[:, None] - 1).clamp(min=1)  # (B, T)
@@ -187,7 +177,7 @@ def random_eq(
     Shapes:
         waves: ``(B, T)``; lengths: ``(B,)``. Returns ``(B, T)``.
     """
-    waves = _check_batch(waves, 2, "waveforms")
+    waves = checks.float_batch(waves, 2, "waveforms")
     b, t = waves.shape
     freqs = torch.fft.rfftfreq(t, d=1 / sample_rate)  # (F,)
     mel = hz_to_mel(freqs).float()
@@ -222,7 +212,7 @@ def mask_time(
     Shapes:
         specs: ``(B, n_mels, frames)``. Returns the same shape.
     """
-    specs = _check_batch(specs, 3, "spectrograms")
+    specs = checks.float_batch(specs, 3, "spectrograms")
     hidden = _bands(specs.shape[2], specs.shape[0], n_masks, max_width, generator)  # (B, T)
     return specs.masked_fill(hidden[:, None, :], value)
 
@@ -240,7 +230,7 @@ def mask_freq(
     Shapes:
         specs: ``(B, n_mels, frames)``. Returns the same shape.
     """
-    specs = _check_batch(specs, 3, "spectrograms")
+    specs = checks.float_batch(specs, 3, "spectrograms")
     hidden = _bands(specs.shape[1], specs.shape[0], n_masks, max_width, generator)  # (B, M)
     return specs.masked_fill(hidden[:, :, None], value)
 
@@ -251,7 +241,7 @@ def time_stretch(specs: torch.Tensor, rate: float) -> torch.Tensor:
     Shapes:
         specs: ``(B, n_mels, frames)``. Returns ``(B, n_mels, round(frames / rate))``.
     """
-    specs = _check_batch(specs, 3, "spectrograms")
+    specs = checks.float_batch(specs, 3, "spectrograms")
     if not rate > 0 or not math.isfinite(rate):
         raise ValueError(f"rate must be a positive number (1 keeps the tempo), got {rate}")
     frames = max(1, round(specs.shape[2] / rate))
