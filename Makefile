@@ -23,8 +23,8 @@ test: setup lint
 	XMLAB_CI_LIGHT=1 $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 --durations=20 $(PYTEST_FLAGS) tests notebooks
 
 lint: setup
-	$(BIN)/ruff check xmlab tests notebooks benchmarks
-	$(BIN)/ruff format --check xmlab tests notebooks benchmarks
+	$(BIN)/ruff check xmlab tests notebooks benchmarks tools
+	$(BIN)/ruff format --check xmlab tests notebooks benchmarks tools
 
 lab: setup
 	$(BIN)/jupyter lab notebooks

@@ -15,6 +15,8 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from xmlab import release
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -24,7 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 COURSE = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-REPO = "https://github.com/xmlab-org/xmlab"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # repo2docker files that would override or bypass requirements.txt if they appeared
 OVERRIDES = ("environment.yml", "Pipfile", "Pipfile.lock", "setup.py", "Project.toml", "install.R")
@@ -149,15 +150,13 @@ def _run_install_cell(source: str, monkeypatch, *, on_colab: bool) -> list[str]:
 def test_course_notebook_opens_on_colab_and_binder(path, monkeypatch):
     nb = nbformat.read(path, as_version=4)
     first = nb.cells[0]
-    colab = (
-        f"https://colab.research.google.com/github/xmlab-org/xmlab/blob/main/notebooks/{path.name}"
-    )
+    colab = release.colab_url(f"notebooks/{path.name}")
     assert first.cell_type == "markdown" and colab in first.source, "Colab badge missing"
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
     install = _colab_cell(nb)
     assert _run_install_cell(install, monkeypatch, on_colab=False) == []
     (command,) = _run_install_cell(install, monkeypatch, on_colab=True)
-    assert "pip" in command and f"git+{REPO}" in command
+    assert "pip" in command and f'"{release.requirement()}"' in command  # the tagged release
     for cell in nb.cells[1:]:
         if cell.cell_type == "code" and cell.source != install:
             assert not NETWORK.search(cell.source), f"needs the network:\n{cell.source}"

@@ -21,8 +21,7 @@ from xmlab import (
     widgets,
 )
 from xmlab.record import record, recorded
-
-__version__ = "0.1.0"
+from xmlab.release import __version__ as __version__
 
 __all__ = [
     "binding",
