@@ -1,7 +1,7 @@
 """Delivery checks, offline: Binder's files, what the installed package ships, Colab's cells."""
 
+import importlib.metadata
 import re
-import shutil
 import subprocess
 import sys
 import types
@@ -98,23 +98,44 @@ def _package_files() -> set[str]:
     }
 
 
-def test_installed_package_ships_every_file_of_the_kit(tmp_path):
+def test_installed_package_ships_every_file_of_the_kit(kit_wheel):
     """What Colab and Binder get from ``pip install``: every module and data file of xmlab/."""
-    src = tmp_path / "src"
-    shutil.copytree(ROOT / "xmlab", src / "xmlab", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        if (ROOT / name).exists():
-            shutil.copy(ROOT / name, src / name)
-    cmd = [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation"]
-    done = subprocess.run(
-        [*cmd, "--no-index", "-q", "-w", str(tmp_path / "dist")], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    (wheel,) = (tmp_path / "dist").glob("xmlab-*.whl")
+    wheel, _ = kit_wheel
     shipped = set(zipfile.ZipFile(wheel).namelist())
     expected = _package_files()
     assert any("/assets/" in name for name in expected), "the kit's shipped data is missing"
     assert not expected - shipped, f"not in the installed package: {sorted(expected - shipped)}"
+
+
+def test_package_metadata_builds_without_deprecations(kit_wheel):
+    """PEP 639 licence, version and URLs from xmlab/release.py, no setuptools deprecation."""
+    wheel, log = kit_wheel
+    assert "SetuptoolsDeprecationWarning" not in log, log[log.find("Deprecation") - 500 :][:2000]
+    names = zipfile.ZipFile(wheel).namelist()
+    meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA")))
+    meta = meta.decode()
+    assert "License-Expression: MIT" in meta
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert f"Version: {release.__version__}\n" in meta
+    for key, url in release.project_urls().items():
+        assert f"Project-URL: {key}, {url}" in meta
+    (setuptools,) = (Requirement(r) for r in PYPROJECT["build-system"]["requires"])
+    assert not setuptools.specifier.contains("76.1")  # the first with PEP 639's licence is 77
+
+
+def test_floors_admit_only_versions_that_have_what_the_kit_uses():
+    ranges = _kit_ranges()
+    # torch.amp.GradScaler(device) arrived in torch 2.3, built with torchvision 0.18
+    assert any("torch.amp.GradScaler(" in p.read_text() for p in (ROOT / "xmlab").rglob("*.py"))
+    assert not ranges["torch"].contains("2.2.2") and ranges["torch"].contains("2.3.0")
+    assert not ranges["torchvision"].contains("0.17.2") and ranges["torchvision"].contains("0.18.0")
+    # ruff from one minor version only: a new minor may format the same code differently
+    test_extra = (Requirement(r) for r in PYPROJECT["project"]["optional-dependencies"]["test"])
+    ruff = next(r.specifier for r in test_extra if r.name == "ruff")
+    installed = Version(importlib.metadata.version("ruff"))
+    assert ruff.contains(installed)
+    assert not ruff.contains(f"{installed.major}.{installed.minor + 1}.0")
+    assert not ruff.contains(f"{installed.major}.{installed.minor - 1}.99")
 
 
 def test_widgets_use_only_what_colabs_widget_manager_renders():
