@@ -80,6 +80,17 @@ def test_torch_comes_from_the_cpu_index_pinned_inside_the_kits_ranges():
     assert not any(n.startswith("nvidia") for n in pins), "no CUDA libraries on Binder"
 
 
+def test_binder_runs_the_pytorch_the_tests_run_on():
+    """Binder's pins name the torch and torchvision this test suite has just used."""
+    pins = _pins()
+    for name in ("torch", "torchvision"):
+        tested = Version(importlib.metadata.version(name))  # e.g. 2.14.1+cu130 or 2.14.1
+        assert pins[name].public == tested.public, (
+            f"binder/requirements.txt pins {name} {pins[name]} but the tests run {tested}: "
+            f"pin {name}=={tested.public}+cpu so Binder runs what CI tests"
+        )
+
+
 def test_the_kit_itself_is_installed_and_python_is_pinned():
     assert "." in _requirements(), "binder/requirements.txt must install the kit with a '.' line"
     runtime = (BINDER / "runtime.txt").read_text().strip()
