@@ -91,6 +91,12 @@ def test_binder_runs_the_pytorch_the_tests_run_on():
         )
 
 
+def test_teaching_guide_lists_binders_pins():
+    guide = (ROOT / "docs" / "teaching.md").read_text()
+    pins = _pins()
+    assert f"torch {pins['torch']}, torchvision {pins['torchvision']}" in guide
+
+
 def test_the_kit_itself_is_installed_and_python_is_pinned():
     assert "." in _requirements(), "binder/requirements.txt must install the kit with a '.' line"
     runtime = (BINDER / "runtime.txt").read_text().strip()

@@ -1,9 +1,9 @@
 """The kit's release in one place: its version and the repository it lives in.
 
-Every version and every link to the repository is derived from the two lines below: the Colab and
-Binder badges and the Colab install cell of every notebook, the README's badges, the instructor
-guide's Binder link, ``pyproject.toml``'s version and project URLs, and the address a sweep
-fetches its experiment notebook from on Colab. Links name the release's git tag (``v0.1.0``), so
+Every version and every link to the repository is derived from the two lines below: the Colab
+and Binder badges and the Colab install cell of every notebook, the README's badges, the
+instructor guide's links and pip command, ``pyproject.toml``'s version and project URLs, and the
+address a sweep fetches its experiment notebook from on Colab. Links name the release's git tag (``v0.1.0``), so
 a notebook opened from a badge and the kit its install cell installs are the same release.
 
 After changing a line here, ``python tools/release_links.py`` rewrites the files that carry
@@ -88,16 +88,18 @@ COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[
                         r"[^/\s)]+/(?P<path>[^\s)\"'`]+)")  # fmt: skip
 BINDER_LINK = re.compile(r"https://mybinder\.org/v2/gh/[^/\s)]+/[^/\s)]+/[^?\s)]+"
                          r"\?urlpath=lab/tree/(?P<path>[^\s)\"'`]+)")  # fmt: skip
+PIP_LINK = re.compile(r"git\+https://github\.com/[\w.-]+/[\w-]+(?:\.git)?(?:@[\w.-]*\w)?")
 
 
 def relink(text: str, *, path: str | None = None) -> str:
-    """``text`` with every Colab and Binder link pointing at the release.
+    """``text`` with every Colab and Binder link and ``git+`` requirement naming the release.
 
     Args:
         text: markdown or any text holding such links.
         path: when given, every link opens this file (a notebook's own path, so a copy of a
             notebook under ``notebooks/student/`` links to itself); else each keeps its path.
     """
+    text = PIP_LINK.sub(lambda _: f"git+{REPOSITORY}@{tag()}", text)
     text = COLAB_LINK.sub(lambda m: colab_url(path or m["path"]), text)
     return BINDER_LINK.sub(lambda m: binder_url(path or m["path"]), text)
 
