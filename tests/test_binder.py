@@ -103,6 +103,8 @@ def test_the_kit_itself_is_installed_and_python_is_pinned():
     match = re.fullmatch(r"python-(3\.\d+)", runtime)
     assert match, f"runtime.txt should read like 'python-3.11', got {runtime!r}"
     assert SpecifierSet(PYPROJECT["project"]["requires-python"]).contains(match[1] + ".0")
+    tested = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert match[1] == tested, f"Binder runs Python {match[1]}, the tests {tested}: pin {tested}"
 
 
 def _package_files() -> set[str]:
