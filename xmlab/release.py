@@ -3,8 +3,9 @@
 Every version and every link to the repository is derived from the two lines below: the Colab
 and Binder badges and the Colab install cell of every notebook, the README's badges, the
 instructor guide's links and pip command, ``pyproject.toml``'s version and project URLs, and the
-address a sweep fetches its experiment notebook from on Colab. Links name the release's git tag (``v0.1.0``), so
-a notebook opened from a badge and the kit its install cell installs are the same release.
+address a sweep fetches its experiment notebook from on Colab. Links name the release's git tag
+(``v0.1.0``), so a notebook opened from a badge and the kit its install cell installs are the
+same release.
 
 After changing a line here, ``python tools/release_links.py`` rewrites the files that carry
 them, and ``tests/test_release.py`` fails while one of them still differs. A fork changes
