@@ -178,15 +178,14 @@ def point_links_at(nb: nbformat.NotebookNode, teacher: str, student: str) -> Non
             cell.source = re.sub(rf"(?<=/){re.escape(teacher)}\b", student, cell.source)
 
 
-def find_all_notebooks(folder: Path, *, skip: Path | None = None) -> list[Path]:
+def find_all_notebooks(folder: Path, *, skip: tuple[Path, ...] = ()) -> list[Path]:
     """Every ``.ipynb`` under ``folder`` (course notebooks and their helpers), checkpoints and
-    anything under ``skip`` aside."""
-    skip = skip.resolve() if skip is not None else None
+    anything under the folders of ``skip`` aside."""
+    skip = tuple(Path(s).resolve() for s in skip)
     return sorted(
         p
         for p in Path(folder).rglob("*.ipynb")
-        if ".ipynb_checkpoints" not in p.parts
-        and not (skip is not None and skip in p.resolve().parents)
+        if ".ipynb_checkpoints" not in p.parts and not any(s in p.resolve().parents for s in skip)
     )
 
 
@@ -251,7 +250,7 @@ def write_student_versions(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         exercises = []
-        for path in find_all_notebooks(src, skip=out):
+        for path in find_all_notebooks(src, skip=(out, src / STUDENT_FOLDER)):
             relative = path.relative_to(src)
             nb = read_notebook(path)
             exercises += student_notebook(nb, relative.as_posix())
