@@ -157,11 +157,13 @@ def outcomes(executed, stopped: str) -> dict[int, tuple[int, str]]:
 
 def _where(executed, how: str) -> str:
     """``how`` the run stopped, and in which cell (for the exercises it did not reach)."""
-    for index, cell in enumerate(executed.cells):
+    for cell in executed.cells:
         if _status(cell) == "running":
             marker = cell.metadata.get(GRADER_KEY)
-            place = f"exercise {marker['exercise']}'s {marker['part']}" if marker else "a lesson"
-            return f"{how} in {place} cell (cell {index})"
+            if marker:
+                return f"{how} in exercise {marker['exercise']}'s {marker['part']} cell"
+            first = cell.source.strip().split("\n")[0][:60]
+            return f"{how} in the lesson cell that starts {first!r}"
     return how
 
 

@@ -211,9 +211,13 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     except (OSError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: cannot be read ({err})") from None
     except Exception as err:  # invalid JSON, or JSON that is not a notebook
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        text = str(err).strip()
+        if "does not appear to be JSON" in text:
+            reason = "it is not valid JSON: cut short, or edited outside Jupyter?"
+        else:
+            reason = text.splitlines()[0] if text else type(err).__name__
         raise ValueError(
-            f"{path} is not a notebook Jupyter can open ({first}): restore it from version "
+            f"{path} is not a notebook Jupyter can open ({reason}): restore it from version "
             "control or save it again from Jupyter"
         ) from None
 
