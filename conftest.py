@@ -1,12 +1,17 @@
-"""pytest at the repository root: a notebook whose data is missing is skipped, with the reason.
+"""pytest at the repository root, while nbval runs the course notebooks.
 
-A notebook declares what it needs beyond the kit in its metadata (``xmlab.needs``, see
-``xmlab/needs.py``). Where that is missing -- offline and no classroom mirror, an optional extra
-not installed -- every cell of the notebook is reported as skipped with the reason, instead of
-failing (or, worse, passing without running).
+- Prove that each exercise's check fails on the student's stub
+  (``xmlab/course/pytest_exercises.py``); the unit tests' own fixtures are in tests/.
+- A notebook whose data is missing is skipped, with the reason. A notebook declares what it needs
+  beyond the kit in its metadata (``xmlab.needs``, see ``xmlab/needs.py``). Where that is missing
+  -- offline and no classroom mirror, an optional extra not installed -- every cell of the
+  notebook is reported as skipped with the reason, instead of failing (or, worse, passing
+  without running).
 """
 
 import pytest
+
+pytest_plugins = ("xmlab.course.pytest_exercises",)
 
 
 def pytest_collection_modifyitems(config, items):
