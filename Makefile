@@ -4,7 +4,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.xmlab-setup
+# Extras installed into .venv; CI adds the pretrained text tower: make test EXTRAS=test,lab,pretrained
+EXTRAS ?= test,lab
+comma := ,
+STAMP := $(VENV)/.xmlab-setup$(if $(filter-out test$(comma)lab,$(EXTRAS)),-$(subst $(comma),-,$(EXTRAS)))
 PYTEST_FLAGS ?=
 
 .PHONY: setup venv run test lint unit lab clean
@@ -13,7 +16,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory venv
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,lab]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
 # A .venv whose python cannot run pip is half made: `python3 -m venv` stopped after creating it

@@ -4,6 +4,7 @@ import dataclasses
 import gzip
 import hashlib
 import io
+import os
 import struct
 import tarfile
 import wave
@@ -107,8 +108,8 @@ def test_second_mirror_used_when_first_fails(tmp_path, mnist_fixture):
 def test_checksum_mismatch_keeps_nothing(tmp_path, mnist_fixture):
     served, _, _ = mnist_fixture
 
-    def corrupting_fetch(url):
-        data = bytearray(served[url])
+    def corrupting_fetch(url):  # every mirror sends the file with one byte changed
+        data = bytearray(served[url.replace(dl.MNIST_MIRRORS[1], dl.MNIST_MIRRORS[0])])
         data[len(data) // 2] ^= 0xFF  # one corrupted byte
         return bytes(data)
 
@@ -147,7 +148,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     def failing_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(dl.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         dl.atomic_write(tmp_path / "file.bin", b"x" * 1000)
     assert list(tmp_path.iterdir()) == []

@@ -2,7 +2,8 @@
 
 Layers, lowest first (DESIGN): shared helpers; preprocessing (data, preprocess); joint learning
 (encoders, losses, fusion, modalities); optimisation and evaluation (train, distributed,
-metrics, binding); figures and widgets; the course machinery; the command line. A module may
+metrics, binding, and the real-data recipes speech and zeroshot); figures and widgets; the course
+machinery (with needs, which says what a notebook needs to run); the command line. A module may
 import, at module level, only from its own layer or below, and no module-level imports may go
 round in a circle. (A function may import from above on first use -- ``History.plot`` draws with
 ``xmlab.viz`` -- which keeps ``import xmlab`` free of plotting.)
@@ -16,9 +17,9 @@ LAYERS = [
     {"utils", "checks", "release"},
     {"data", "preprocess"},
     {"encoders", "losses", "fusion", "modalities"},
-    {"train", "distributed", "metrics", "binding"},
+    {"train", "distributed", "metrics", "binding", "speech", "zeroshot"},
     {"viz", "widgets"},
-    {"course"},
+    {"course", "needs"},
     {"cli"},
 ]
 MAX_LINES = 350

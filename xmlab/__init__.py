@@ -10,6 +10,9 @@ Notebooks use it as ``import xmlab as xm`` and call ``xm.losses.clip_loss(...)``
 
 then evaluation (``metrics/``), figures and widgets (``viz/``, ``widgets/``), and running a
 course (``course/``, ``cli.py``). Input checks that several steps share are in ``checks.py``.
+Lesson 08's toolboxes for real data sit beside the training recipes: ``speech.py`` (real
+spoken digits) and ``zeroshot.py`` (held-out classes, a pretrained text tower); ``needs.py``
+says what a notebook needs beyond the kit (real data, extras).
 
 ``viz``, ``widgets``, ``distributed`` and ``course`` load on first use (PEP 562), so
 ``import xmlab`` and the ``xmlab`` command load neither matplotlib's pyplot nor ipywidgets.
@@ -27,9 +30,12 @@ from xmlab import (
     losses,
     metrics,
     modalities,
+    needs,
     preprocess,
+    speech,
     train,
     utils,
+    zeroshot,
 )
 from xmlab.course import classroom, student, sweep
 from xmlab.course.record import record, recorded
@@ -61,14 +67,17 @@ __all__ = [
     "losses",
     "metrics",
     "modalities",
+    "needs",
     "optim",
     "preprocess",
     "record",
     "recorded",
+    "speech",
     "student",
     "sweep",
     "train",
     "utils",
     "viz",
     "widgets",
+    "zeroshot",
 ]

@@ -113,3 +113,15 @@ def one_of(value, allowed: Sequence, name: str):
             f"unknown {name} {value!r}: expected one of {', '.join(map(str, allowed))}"
         )
     return value
+
+
+def float_batch(x, ndim: int, what: str) -> torch.Tensor:
+    """``x`` as a tensor if it is a non-empty float batch with ``ndim`` dimensions."""
+    x = torch.as_tensor(x)
+    if x.ndim != ndim or not x.is_floating_point() or x.shape[-1] == 0:
+        shape = "(B, T)" if ndim == 2 else "(B, n_mels, frames)"
+        raise ValueError(
+            f"expected a float batch of {what} shaped {shape}, got {tuple(x.shape)} "
+            f"{x.dtype}: stack the items into one batch (one clip: x[None])"
+        )
+    return x

@@ -28,7 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     run, results = run_course(notebooks, out=args.out, parameters=parameters)
     print("\n" + summary_markdown(results))
     print(f"executed notebooks and summary.md / summary.json in {run}")
-    return 0 if all(r.status == "ok" for r in results) else 1
+    return 1 if any(r.status == "failed" for r in results) else 0  # skipped is no failure
 
 
 def sweep_grid(pairs: list[list[str]]) -> dict[str, list]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from xmlab.course.kernels import kernel_config, papermill_options
 from xmlab.course.record import ENV_VAR, read_records
+from xmlab.needs import skip_reason
 
 
 @dataclass
@@ -26,7 +27,7 @@ class NotebookResult:
     """What happened to one notebook of a run."""
 
     notebook: str  # file name
-    status: str  # "ok" or "failed"
+    status: str  # "ok", "failed", or "skipped" (its data is missing: the error says why)
     seconds: float  # wall time of the execution
     device: str  # the device the notebook recorded (or "?")
     metrics: dict = field(default_factory=dict)  # name -> value recorded with xm.record
@@ -170,7 +171,8 @@ def summary_markdown(results: list[NotebookResult]) -> str:
         lines.append(f"| {r.notebook} | {r.status} | {r.seconds:.1f} | {r.device} | {metrics} |")
     for r in results:
         if r.error:
-            lines.append(f"\n**{r.notebook} failed** at {r.error}")
+            how = " at" if r.status == "failed" else ":"  # failed at a cell; skipped: the reason
+            lines.append(f"\n**{r.notebook} {r.status}**{how} {r.error}")
     return "\n".join(lines) + "\n"
 
 
@@ -179,13 +181,16 @@ def run_course(
 ) -> tuple[Path, list[NotebookResult]]:
     """Execute ``notebooks`` in order into a new run folder and write its summary.
 
-    A failing notebook is reported and the others still run.
+    A failing notebook is reported and the others still run; a notebook whose data is missing
+    is not executed and is reported as skipped, with the reason.
     """
     run = new_run_folder(out)
     results = []
     for nb in notebooks:
         print(f"running {nb.name} ...", flush=True)
-        results.append(execute(nb, run, parameters))
+        reason = skip_reason(nb)  # data missing: report why instead of running it
+        skipped = reason and NotebookResult(nb.name, "skipped", 0.0, "-", error=reason)
+        results.append(skipped or execute(nb, run, parameters))
         print(f"  {results[-1].status} in {results[-1].seconds:.1f} s", flush=True)
     (run / "summary.json").write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
     (run / "summary.md").write_text(summary_markdown(results))

@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from xmlab.preprocess.audio import mu_law_decode
+from xmlab.preprocess.augment import add_noise
 
 WORDS = {
     "en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
@@ -153,19 +154,13 @@ def add_noise_snr(
     generator: torch.Generator,
     mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Add white noise so that ``10 log10(P_signal / P_noise) = snr_db`` for each waveform.
+    """Add white noise so that ``10 log10(P_signal / P_noise) = snr_db`` for each waveform
+    (:func:`xmlab.preprocess.augment.add_noise`).
 
     Shapes:
         waves: ``(B, T)`` float; mask: ``(B, T)`` bool, True on real samples (padding stays 0).
     """
-    mask = torch.ones_like(waves, dtype=torch.bool) if mask is None else mask
-    count = mask.sum(-1, keepdim=True).clamp(min=1)  # (B, 1)
-    power = (waves.square() * mask).sum(-1, keepdim=True) / count  # (B, 1)
-    noise = torch.randn(waves.shape, generator=generator)  # (B, T)
-    noise = noise - (noise * mask).sum(-1, keepdim=True) / count
-    noise_power = (noise.square() * mask).sum(-1, keepdim=True) / count
-    scale = torch.sqrt(power / (noise_power * 10 ** (snr_db / 10)))  # (B, 1)
-    return (waves + noise * scale) * mask
+    return add_noise(waves, snr_db, generator=generator, mask=mask)
 
 
 def degrade_images(
@@ -181,7 +176,7 @@ def degrade_images(
     return images
 
 
-def _pair_by_label(labels: np.ndarray, image_labels: np.ndarray, rng) -> np.ndarray:
+def pair_by_label(labels: np.ndarray, image_labels: np.ndarray, rng) -> np.ndarray:
     """For each clip, an image index with the same label, using every image before repeating."""
     pick = np.empty(len(labels), dtype=np.int64)
     for digit in np.unique(labels):
@@ -218,7 +213,7 @@ class SpokenDigits(Dataset):
         self.audio = [torch.from_numpy(asset["audio"][i] / np.float32(32768)) for i in clips]
         self.voices = [str(asset["voice_names"][v]) for v in asset["voice"][clips]]
         images, image_labels = digit_images(split, seed)
-        self.image_index = _pair_by_label(asset["label"][clips], image_labels.numpy(), rng)
+        self.image_index = pair_by_label(asset["label"][clips], image_labels.numpy(), rng)
         self.images = images[self.image_index]  # (N, 1, 8, 8), row i shows digit labels[i]
         self.langs = [str(lang) for lang in rng.choice(list(langs), size=len(clips))]
         self.texts = [

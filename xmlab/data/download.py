@@ -1,35 +1,40 @@
 """Real datasets, downloaded when online: MNIST, Fashion-MNIST and the Free Spoken Digit Dataset.
 
-Every file has a pinned SHA-256; a download is checked *before* it is written, and written
-atomically (a temporary file in the same folder, then ``os.replace``), so the cache never holds a
-partial or corrupted file. The cache folder is ``$XMLAB_DATA`` when set, else ``~/.cache/xmlab``.
-The ``fetch`` argument (``url -> bytes``) is injectable: tests pass fixture bytes in the real
-formats, and a classroom can serve files from a local mirror.
+This module knows the data sets: their files, pinned SHA-256 and formats (IDX, WAV in a tar.gz).
+Getting a file -- from the cache, the classroom mirror ``$XMLAB_MIRROR`` or the internet,
+checked before it is written, written atomically -- is ``xmlab/data/cache.py``. The cache
+folder is ``$XMLAB_DATA`` when set, else ``~/.cache/xmlab``. The ``fetch`` argument
+(``url -> bytes``) is injectable: tests pass fixture bytes in the real formats.
 
-Explained in: notebooks/01_multimodal_data.ipynb
+Explained in: notebooks/01_multimodal_data.ipynb and notebooks/08_real_data.ipynb
 """
 
 from __future__ import annotations
 
-import errno
-import gzip
-import hashlib
 import io
-import os
 import re
 import tarfile
-import urllib.request
 import wave
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from xmlab import utils
-
-ENV_VAR = "XMLAB_DATA"
-Fetch = Callable[[str], bytes]
+from xmlab.data.cache import (  # noqa: F401 (re-exported: xm.data.download.<name>)
+    ENV_VAR,
+    MIRROR_VAR,
+    ChecksumError,
+    DataUnavailableError,
+    Fetch,
+    RemoteFile,
+    atomic_write,
+    cache_dir,
+    ensure_file,
+    gunzip,
+    mirror_sources,
+    sha256_of,
+    urllib_fetch,
+    verify,
+)
 
 MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -54,16 +59,6 @@ FASHION_CLASSES = (
     "Bag",
     "Ankle boot",
 )
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One file to download: where from, and what its bytes must hash to."""
-
-    name: str  # file name in the cache folder
-    urls: tuple[str, ...]  # mirrors, tried in order
-    sha256: str  # hex digest of the file, or of its gunzipped content when `gunzipped`
-    gunzipped: bool = False  # hash the decompressed bytes (the archive may be recompressed)
 
 
 def _idx_files(names_and_hashes: dict[str, str], mirrors: tuple[str, ...], gunzipped: bool):
@@ -100,106 +95,13 @@ FSDD = RemoteFile(
 )
 
 
-class DataUnavailableError(RuntimeError):
-    """A dataset file could not be obtained (offline, no mirror answered, cache not writable)."""
-
-
-class ChecksumError(ValueError):
-    """Downloaded or cached bytes do not match the pinned SHA-256."""
-
-
-def cache_dir(root: str | os.PathLike | None = None) -> Path:
-    """The cache folder: ``root`` if given, else ``$XMLAB_DATA``, else ``~/.cache/xmlab``."""
-    if root is not None:
-        return Path(root)
-    env = os.environ.get(ENV_VAR)
-    return Path(env) if env else Path.home() / ".cache" / "xmlab"
-
-
-def urllib_fetch(url: str, timeout: float = 60.0) -> bytes:
-    """Default fetch: the whole body of ``url`` (raises ``OSError`` when offline)."""
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (pinned URLs)
-        return response.read()
-
-
-def sha256_of(data: bytes, *, gunzipped: bool = False) -> str:
-    """Hex SHA-256 of ``data`` (of its decompressed content when ``gunzipped``)."""
-    if gunzipped:
-        data = _gunzip(data, "download")
-    return hashlib.sha256(data).hexdigest()
-
-
-def verify(data: bytes, remote: RemoteFile, source: str) -> None:
-    """Raise :class:`ChecksumError` unless ``data`` hashes to ``remote.sha256``."""
-    digest = sha256_of(data, gunzipped=remote.gunzipped)
-    if digest != remote.sha256:
-        raise ChecksumError(
-            f"{remote.name} from {source} has sha256 {digest}, expected {remote.sha256}: the "
-            "file is corrupted, truncated or a different version; nothing was kept. Try again, "
-            "or download it by hand from one of " + ", ".join(remote.urls)
-        )
-
-
-_UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``: all or nothing."""
-    try:
-        utils.atomic_write(path, data)
-    except OSError as err:
-        if err.errno not in _UNWRITABLE:
-            raise  # e.g. a full disk: its message says so already
-        raise DataUnavailableError(
-            f"cannot write to the cache folder {path.parent} ({err.strerror}): set the "
-            f"{ENV_VAR} environment variable to a folder you can write, or pass root=..."
-        ) from err
-
-
-def ensure_file(remote: RemoteFile, subdir: str, *, root=None, fetch: Fetch | None = None) -> Path:
-    """Return the verified cached path of ``remote``, downloading it first if needed."""
-    path = cache_dir(root) / subdir / remote.name
-    if path.exists():
-        try:
-            verify(path.read_bytes(), remote, str(path))
-            return path
-        except (ChecksumError, ValueError):
-            path.unlink()  # a stale or damaged copy: fetch a fresh one
-    fetch = fetch or urllib_fetch
-    errors = []
-    for url in remote.urls:
-        try:
-            data = fetch(url)
-        except Exception as err:  # offline, HTTP error, DNS failure: try the next mirror
-            errors.append(f"{url}: {err}")
-            continue
-        verify(data, remote, url)
-        atomic_write(path, data)
-        return path
-    raise DataUnavailableError(
-        f"could not download {remote.name} ({'; '.join(errors)}). You may be offline. "
-        f"Download it by hand from {remote.urls[0]} into {path.parent}, or set {ENV_VAR} "
-        "to a folder that already holds it."
-    )
-
-
-def _gunzip(data: bytes, source: str) -> bytes:
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise ValueError(
-            f"{source} is not a complete gzip file ({err}): it is corrupted or truncated; "
-            "delete it and download again"
-        ) from err
-
-
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 def parse_idx(data: bytes, source: str = "IDX data") -> np.ndarray:
     """Parse IDX bytes (gzip'd or not): magic ``0 0 dtype ndim``, big-endian dims, then values."""
     if data[:2] == b"\x1f\x8b":
-        data = _gunzip(data, source)
+        data = gunzip(data, source)
     if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] not in IDX_DTYPES:
         raise ValueError(f"{source} is not an IDX file (first bytes {data[:4]!r})")
     ndim = data[3]
@@ -244,18 +146,15 @@ def load_mnist(split: str = "train", *, root=None, fetch: Fetch | None = None) -
     return _load_idx_pair(split, paths)
 
 
-def load_fashion_mnist(
+def fashion_mnist_files(
     split: str = "train",
     *,
     root=None,
     fetch: Fetch | None = None,
     system_dir: Path | None = DEBIAN_FASHION_DIR,
-) -> dict:
-    """Fashion-MNIST (10 clothing classes, :data:`FASHION_CLASSES`), same layout as MNIST.
-
-    Uses Debian's ``dataset-fashion-mnist`` files under ``system_dir`` when they are installed
-    (checked against the same pinned hashes), and downloads into the cache otherwise.
-    """
+) -> dict[str, Path]:
+    """The verified IDX files of one Fashion-MNIST split: Debian's copy under ``system_dir``
+    when installed (checked against the same pinned hashes), else the cache (mirror, internet)."""
     prefix = _idx_prefix(split)
     paths = {}
     for key, remote in FASHION_MNIST.items():
@@ -267,6 +166,22 @@ def load_fashion_mnist(
             paths[key] = local
         else:
             paths[key] = ensure_file(remote, "fashion-mnist", root=root, fetch=fetch)
+    return paths
+
+
+def load_fashion_mnist(
+    split: str = "train",
+    *,
+    root=None,
+    fetch: Fetch | None = None,
+    system_dir: Path | None = DEBIAN_FASHION_DIR,
+) -> dict:
+    """Fashion-MNIST (10 clothing classes, :data:`FASHION_CLASSES`), same layout as MNIST.
+
+    Uses Debian's ``dataset-fashion-mnist`` files under ``system_dir`` when they are installed,
+    and the cache (filled from the mirror or the internet) otherwise.
+    """
+    paths = fashion_mnist_files(split, root=root, fetch=fetch, system_dir=system_dir)
     return _load_idx_pair(split, paths)
 
 

@@ -1,6 +1,6 @@
 """Preprocessing: each modality to tensors the encoders read (pixels, token ids, spectrograms)."""
 
-from xmlab.preprocess import audio
+from xmlab.preprocess import audio, augment
 from xmlab.preprocess.audio import MelConfig, log_mel, mel_filterbank, prepare_audio, resample
 from xmlab.preprocess.image import (
     SHAPES_MEAN,
@@ -21,6 +21,7 @@ __all__ = [
     "MelConfig",
     "WordTokenizer",
     "audio",
+    "augment",
     "check_images",
     "log_mel",
     "mel_filterbank",

@@ -121,6 +121,8 @@ def spectrogram(
         pad_mode="reflect",
         return_complex=True,
     )  # (B?, F, frames)
+    if power == 2.0:
+        return stft.real.square() + stft.imag.square()  # |X|^2, without |X|'s square root
     return stft.abs() ** power
 
 
