@@ -77,6 +77,11 @@ def register_modality(
         raise ValueError(f"modality {name!r} is already registered: pass replace=True to redefine")
     if not callable(preprocess) or not callable(encoder):
         raise TypeError("preprocess and encoder must be callables (a function, a class)")
+    if isinstance(inputs, str) or not all(isinstance(k, str) for k in inputs or ()):
+        raise TypeError(
+            f"inputs must be a list of batch keys, got {inputs!r}: e.g. inputs=({name!r},), "
+            "one key per tensor the encoder reads"
+        )
     modality = Modality(name, preprocess, encoder, tuple(inputs or (name,)), description)
     _REGISTRY[name] = modality
     return modality
@@ -112,6 +117,11 @@ def preprocess(name: str, raw: Any, **options) -> dict[str, torch.Tensor]:
     """Run modality ``name``'s preprocessing on ``raw`` and check it gave every input key."""
     modality = get_modality(name)
     out = modality.preprocess(raw, **options)
+    if not isinstance(out, dict):
+        raise TypeError(
+            f"the {name!r} preprocessing returned {type(out).__name__}, expected a dict of "
+            f"tensors with the keys {list(modality.inputs)}: return {{key: tensor, ...}}"
+        )
     missing = [k for k in modality.inputs if k not in out]
     if missing:
         raise ValueError(
@@ -123,7 +133,13 @@ def preprocess(name: str, raw: Any, **options) -> dict[str, torch.Tensor]:
 
 def build_encoder(name: str, out_dim: int, **options) -> nn.Module:
     """Build modality ``name``'s encoder with ``out_dim`` features."""
-    return get_modality(name).encoder(out_dim, **options)
+    encoder = get_modality(name).encoder(out_dim, **options)
+    if not isinstance(encoder, nn.Module):
+        raise TypeError(
+            f"the {name!r} encoder factory returned {type(encoder).__name__}, expected an "
+            "nn.Module: register a module class, or a function that builds one"
+        )
+    return encoder
 
 
 def multi_encoder(
@@ -145,8 +161,10 @@ def multi_encoder(
         options: per-modality encoder options, e.g. ``{"text": {"vocab_size": 40}}``.
         **model_options: passed on to ``MultiEncoder`` (``init_logit_bias=-10``, ...).
     """
-    if len(set(names)) != len(names) or not names:
-        raise ValueError(f"pass distinct modality names, got {list(names)}")
+    if isinstance(names, str) or len(set(names)) != len(names) or not names:
+        raise ValueError(
+            f"pass a list of distinct modality names, got {names!r}: e.g. ['image', 'text']"
+        )
     options = dict(options or {})
     unknown = sorted(set(options) - set(names))
     if unknown:
