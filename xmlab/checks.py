@@ -35,7 +35,7 @@ def _first_bad(x: torch.Tensor) -> str:
 
 def finite(x: torch.Tensor, name: str, *, fix: str = NOT_FINITE_FIX) -> torch.Tensor:
     """``x`` unchanged unless it holds NaN or infinite values."""
-    if not torch.isfinite(x).all():
+    if x.is_floating_point() and x.numel() and not all(map(math.isfinite, x.detach().aminmax())):
         raise ValueError(
             f"{name} contain NaN or infinite values (expected finite numbers, got "
             f"{_first_bad(x)}): {fix}"
@@ -198,11 +198,12 @@ def number(
     given; ``fix`` says what to pass instead (e.g. ``"try 1e-3"``)."""
     kind = "an integer" if integer else "a finite number"
     fix = f": {fix}" if fix else ""
-    wanted_type = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, wanted_type):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be {kind}, got {value!r} ({type(value).__name__}){fix}")
+    if integer and not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be {kind}, got {value!r}{fix}")
     limits = {"above": above, "at least": at_least, "below": below, "at most": at_most}
-    wanted = "".join(f" {word} {limit}" for word, limit in limits.items() if limit is not None)
+    wanted = " and".join(f" {word} {limit}" for word, limit in limits.items() if limit is not None)
     if not (
         math.isfinite(value)
         and (above is None or value > above)
@@ -274,7 +275,8 @@ def one_of(value, allowed: Sequence, name: str):
     """``value`` if it is one of ``allowed``."""
     if value not in allowed:
         raise ValueError(
-            f"unknown {name} {value!r}: expected one of {', '.join(map(str, allowed))}"
+            f"unknown {name} {value!r}: expected one of {', '.join(map(str, allowed))}; "
+            f"pass one of them, e.g. {name}={list(allowed)[0]!r}"
         )
     return value
 

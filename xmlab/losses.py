@@ -229,7 +229,7 @@ def canonical_correlations(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-
     checks.pair(a, b, names=("first view", "second view"))
     n = a.shape[0]
     if n < 2:
-        raise ValueError(f"canonical correlations need at least 2 items, got {n}")
+        raise ValueError(f"canonical correlations need at least 2 items, got {n}: pass more rows")
     a, b = a - a.mean(0), b - b.mean(0)  # (N, D)
     eye = torch.eye(a.shape[1], dtype=a.dtype, device=a.device)
     t = (
@@ -262,7 +262,7 @@ def cca_loss(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-3, k: int | No
     """
     corr = canonical_correlations(a, b, eps=eps)
     if k is not None and not 1 <= k <= len(corr):
-        raise ValueError(f"k must be between 1 and {len(corr)}, got {k}")
+        raise ValueError(f"k must be between 1 and {len(corr)}, got {k}: or None for all")
     return -corr[:k].mean()
 
 

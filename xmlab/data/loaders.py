@@ -32,11 +32,16 @@ def collate(samples: list[dict], *, tokenizer=None, keys: tuple[str, ...] | None
     encoded to ``input_ids`` and ``attention_mask``. ``keys`` keeps only those modalities.
     """
     if not samples:
-        raise ValueError("cannot collate an empty list of samples")
+        raise ValueError(
+            "cannot collate an empty list of samples (expected at least one dict): check that "
+            "the data set is not empty"
+        )
     keys = tuple(samples[0]) if keys is None else keys
     missing = [k for k in keys if k not in samples[0]]
     if missing:
-        raise KeyError(f"samples have no {missing}: they hold {sorted(samples[0])}")
+        raise KeyError(
+            f"samples have no {missing}: they hold {sorted(samples[0])}; ask for keys they hold"
+        )
     batch = {}
     for key in keys:
         values = [s[key] for s in samples]
@@ -58,7 +63,8 @@ def _stack_or_pad(key: str, values: list[torch.Tensor]) -> dict[str, torch.Tenso
     if any(v.shape[:-1] != values[0].shape[:-1] for v in values):
         shapes = sorted({tuple(v.shape) for v in values})
         raise ValueError(
-            f"cannot batch {key!r}: only the last axis may differ between samples, got {shapes}"
+            f"cannot batch {key!r}: only the last axis may differ between samples, got {shapes}:"
+            " bring them to one shape first (resize, crop or pad)"
         )
     lengths = torch.tensor([v.shape[-1] for v in values])  # (B,)
     padded = values[0].new_zeros(len(values), *values[0].shape[:-1], int(lengths.max()))

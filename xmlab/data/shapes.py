@@ -68,7 +68,8 @@ def render(
     Returns:
         ``(N, 3, image_size, image_size)`` uint8 tensor.
     """
-    checks.number(image_size, "image_size", integer=True, at_least=16, fix="draw at least 16 pixels")
+    fix = "shapes need at least 16 pixels"
+    checks.number(image_size, "image_size", integer=True, at_least=16, fix=fix)
     checks.number(noise, "noise", at_least=0, fix="a standard deviation such as 0.02, or 0")
     g = torch.Generator().manual_seed(checks.seed(seed))
     n, k = scenes.shape.shape
@@ -196,8 +197,7 @@ def make_shapes(
         paraphrase: write each caption with a random paraphrase of the grammar instead of
             the canonical form.
     """
-    if split not in SPLIT_SEEDS:
-        raise ValueError(f"unknown split {split!r}: expected one of {', '.join(SPLIT_SEEDS)}")
+    checks.one_of(split, list(SPLIT_SEEDS), "split")
     stream = checks.seed(seed) * 1000 + SPLIT_SEEDS[split]
     combos = "heldout" if split == "heldout" else "seen"
     scenes = sample_scenes(n, seed=stream, n_objects=n_objects, combos=combos)

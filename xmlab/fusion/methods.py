@@ -37,7 +37,7 @@ def check_features(features: dict, dims: dict[str, int], where: str) -> None:
     if not isinstance(features, dict):
         raise TypeError(
             f"{where} takes a dict of features, one per modality ({sorted(dims)}), "
-            f"got {type(features).__name__}"
+            f"got {type(features).__name__}: pass {{modality: tensor, ...}}"
         )
     for name, dim in dims.items():
         if name not in features:
@@ -269,6 +269,5 @@ FUSIONS: dict[str, type[Fusion]] = {
 
 def make_fusion(method: str, dims: dict[str, int], out_dim: int, **options) -> Fusion:
     """Build the fusion module called ``method`` (one of :data:`FUSIONS`)."""
-    if method not in FUSIONS:
-        raise ValueError(f"unknown fusion method {method!r}: expected one of {', '.join(FUSIONS)}")
+    checks.one_of(method, list(FUSIONS), "fusion method")
     return FUSIONS[method](dims, out_dim, **options)

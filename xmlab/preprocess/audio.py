@@ -79,7 +79,7 @@ def mel_filterbank(
     if not 0 <= f_min < f_max <= sample_rate / 2:
         raise ValueError(
             f"need 0 <= f_min < f_max <= sample_rate / 2 = {sample_rate / 2}, "
-            f"got f_min={f_min}, f_max={f_max}"
+            f"got f_min={f_min}, f_max={f_max}: lower f_max (None means sample_rate / 2)"
         )
     freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)  # (F,)
     lo, hi = hz_to_mel(f_min, mel_scale=mel_scale), hz_to_mel(f_max, mel_scale=mel_scale)

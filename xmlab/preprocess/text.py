@@ -23,7 +23,10 @@ class _Vocabulary:
     def __init__(self, vocab: Iterable[str]):
         self.itos = list(vocab)
         if tuple(self.itos[: len(SPECIALS)]) != SPECIALS:
-            raise ValueError(f"a vocabulary must start with the special tokens {SPECIALS}")
+            raise ValueError(
+                f"a vocabulary must start with the special tokens {SPECIALS}, got "
+                f"{self.itos[:4]}: make one with .build(corpus)"
+            )
         self.stoi = {tok: i for i, tok in enumerate(self.itos)}
 
     def __len__(self) -> int:
@@ -81,7 +84,10 @@ class WordTokenizer(_Vocabulary):
         counts = Counter(tok for text in texts for tok in cls.split(text))
         words = sorted(w for w, c in counts.items() if c >= min_freq and w not in SPECIALS)
         if not words:
-            raise ValueError("the corpus has no words: pass a list of non-empty texts")
+            raise ValueError(
+                f"the corpus has no words (got {len(texts)} texts, expected at least one word "
+                f"seen {min_freq} time(s)): pass a list of non-empty texts"
+            )
         return cls([*SPECIALS, *words], **kwargs)
 
     @staticmethod
@@ -158,7 +164,10 @@ class CharTokenizer(_Vocabulary):
         texts = corpus_texts(corpus, "CharTokenizer.build")
         chars = sorted({c for text in texts for c in (text.lower() if lowercase else text)})
         if not chars:
-            raise ValueError("the corpus has no characters: pass a list of non-empty texts")
+            raise ValueError(
+                f"the corpus has no characters (got {len(texts)} empty texts): pass a list of "
+                "non-empty texts"
+            )
         return cls([*SPECIALS, *chars], lowercase=lowercase, **kwargs)
 
     def encode(self, text: str) -> list[int]:
