@@ -238,7 +238,8 @@ def label_ids(values, name: str = "labels") -> torch.Tensor:
     ids = torch.as_tensor(values)
     if ids.is_floating_point() and not (ids == ids.round()).all():
         raise TypeError(
-            f"{name} must be integer ids, got fractional numbers ({ids.flatten()[:4].tolist()}): "
+            f"{name} must be integer ids, got fractional numbers "
+            f"({[float(f'{v:.4g}') for v in ids.flatten()[:4].tolist()]}): "
             "pass class ids such as 0, 1, 2"
         )
     if ids.is_complex() or ids.ndim > 1 and ids.squeeze().ndim > 1:
@@ -261,7 +262,11 @@ def batch_keys(batch, keys: Iterable[str], where: str, *, fix: str = "add it to 
     do about a missing key."""
     keys = list(keys)
     if not isinstance(batch, dict):
-        raise TypeError(f"{where} takes a dict batch with {keys}, got {type(batch).__name__}")
+        wanted = f"a dict batch with {keys}" if keys else "dict batches (name -> tensor)"
+        raise TypeError(
+            f"{where} takes {wanted}, got {type(batch).__name__}: make the loader yield dicts, "
+            "e.g. xm.data.TensorLoader({'image': images, ...})"
+        )
     missing = [k for k in keys if k not in batch]
     if missing:
         raise ValueError(

@@ -56,7 +56,11 @@ def _assigned_names(source: str) -> list[str]:
 
 def check_parameters(names: Iterable[str], notebooks: Iterable[str | os.PathLike]) -> None:
     """Raise a ``ValueError`` for any name that none of ``notebooks`` has as a parameter,
-    listing the parameters they have (and the closest match)."""
+    listing the parameters they have (and the closest match). With no names, no notebook is
+    read: a damaged one is then reported by its own execution, not before the run."""
+    names = list(names)
+    if not names:
+        return
     notebooks = [Path(nb) for nb in notebooks]
     known = {nb.name: notebook_parameters(nb) for nb in notebooks}
     everything = list(dict.fromkeys(n for names_ in known.values() for n in names_ or []))

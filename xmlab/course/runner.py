@@ -42,12 +42,15 @@ def find_notebooks(folder: str | os.PathLike = "notebooks") -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(
-            f"no notebook folder at {folder.resolve()}: run from the "
-            "repository root or pass --notebooks FOLDER"
+            f"no notebook folder at {folder.resolve()} (expected the folder of the course's "
+            "NN_name.ipynb files): run from the repository root or pass --notebooks FOLDER"
         )
     found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
     if not found:
-        raise FileNotFoundError(f"{folder} holds no notebooks named like 00_welcome.ipynb")
+        raise FileNotFoundError(
+            f"{folder} holds no notebooks named like 00_welcome.ipynb: pass the folder of the "
+            "course notebooks with --notebooks FOLDER"
+        )
     return found
 
 

@@ -211,8 +211,8 @@ def parse_idx(data: bytes, source: str = "IDX data") -> np.ndarray:
     body = data[4 + 4 * ndim :]
     if len(body) != expected:
         raise ValueError(
-            f"{source}: header says shape {tuple(dims)} ({expected} bytes) but {len(body)} "
-            "bytes follow: the file is truncated or corrupted; delete it and download again"
+            f"{source}: header says shape {tuple(dims.tolist())} ({expected} bytes) but {len(body)}"
+            " bytes follow: the file is truncated or corrupted; delete it and download again"
         )
     return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
@@ -281,9 +281,7 @@ def read_wav(data: bytes, source: str, *, sample_rate: int = 8000) -> np.ndarray
         with wave.open(io.BytesIO(data)) as w:
             params, frames = w.getparams(), w.readframes(w.getnframes())
     except (wave.Error, EOFError) as err:
-        raise ValueError(
-            f"{source} is not a readable WAV file ({err}): expected mono 16-bit PCM; convert it"
-        ) from err
+        raise ValueError(f"{source} is not a readable WAV file ({err}): convert to 16-bit") from err
     if params.nchannels != 1 or params.sampwidth != 2 or params.framerate != sample_rate:
         raise ValueError(
             f"{source}: expected mono 16-bit {sample_rate} Hz, got {params.nchannels} channel(s),"

@@ -128,7 +128,7 @@ class DualEncoder(nn.Module):
     ) -> dict[str, torch.Tensor]:
         image_emb = self.encode_image(image)  # (B, D)
         text_emb = self.encode_text(input_ids, attention_mask)  # (B, D)
-        checks.same_count(len(image_emb), len(text_emb), ("image", "text"))
+        checks.same_count(len(image_emb), len(text_emb), ("image", "caption"))
         return {"image_emb": image_emb, "text_emb": text_emb, **temperature_outputs(self)}
 
 

@@ -48,7 +48,7 @@ def corpus_texts(corpus, where: str) -> list[str]:
     would give letters) and every item must be a text."""
     if isinstance(corpus, str) or not isinstance(corpus, Iterable):
         raise TypeError(
-            f"{where} takes a list of texts, got {type(corpus).__name__} {str(corpus)[:40]!r}: "
+            f"{where} takes a list of texts, got {type(corpus).__name__} {corpus!r:.40}: "
             "wrap a single text in a list, [text]"
         )
     texts = list(corpus)

@@ -85,7 +85,9 @@ def batches_per_epoch(loader, *, contrastive: bool) -> int:
 def _loader_sizes(loader) -> tuple:
     """(items, batch size, drop_last) of a TensorLoader or DataLoader, "?" where unknown."""
     dataset = getattr(loader, "dataset", None)
-    items = getattr(loader, "n", None) or (len(dataset) if hasattr(dataset, "__len__") else "?")
+    items = getattr(loader, "n", None)
+    if items is None:
+        items = len(dataset) if hasattr(dataset, "__len__") else "?"
     return items, getattr(loader, "batch_size", "?"), bool(getattr(loader, "drop_last", False))
 
 
@@ -157,7 +159,8 @@ def grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
 def raise_not_finite_loss(row: dict) -> None:
     temperature = f" (it is {row['temperature']:.3g})" if "temperature" in row else ""
     raise FloatingPointError(
-        f"the loss became {row['loss']} at step {row['step']}: lower the learning rate "
+        f"the loss became {row['loss']} at step {row['step']} (expected a finite number): "
+        "the step was not taken. Lower the learning rate "
         f"(it is {row['lr']:.3g}) or clip gradients (clip_grad_norm=1.0), check the "
         f"temperature{temperature}: a tiny one overflows the logits, try precision='fp32' if "
         "mixed precision is on, and check the inputs for NaN"
@@ -173,8 +176,8 @@ def raise_not_finite_gradient(model: nn.Module, row: dict, norm: float) -> None:
     ]
     model.zero_grad(set_to_none=True)
     raise FloatingPointError(
-        f"the gradient became {norm} at step {row['step']} although the loss was finite "
-        f"({row['loss']:.4g}), in {', '.join(bad[:3]) or 'the model'}"
+        f"the gradient became {norm} at step {row['step']} (expected a finite gradient: the "
+        f"loss was finite, {row['loss']:.4g}), in {', '.join(bad[:3]) or 'the model'}"
         f"{' and others' * (len(bad) > 3)}. The step was not taken: the model keeps the "
         "weights of the step before. Look for an operation whose derivative is infinite at "
         "some input (sqrt or log of 0, dividing by a norm of 0: add a small eps), lower the "
