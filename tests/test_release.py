@@ -60,7 +60,7 @@ def _fork(tmp_path: Path) -> Path:
 def test_a_fork_changes_the_repository_in_one_line(tmp_path):
     fork = _fork(tmp_path)
     student = fork / "notebooks/student/00_welcome.ipynb"  # a copy must link to itself
-    student.parent.mkdir()
+    student.parent.mkdir(exist_ok=True)
     shutil.copy(fork / "notebooks/00_welcome.ipynb", student)
     forked = release_links.load_release(fork)
     changed = release_links.drifted(fork, forked)
