@@ -133,7 +133,7 @@ def test_energy_removal_matches_sklearn_pca():
 
 
 def test_bad_arguments_explain_themselves():
-    with pytest.raises(ValueError, match="split must be one of"):
+    with pytest.raises(ValueError, match="unknown split 'dev'"):
         digits.SpokenDigits("dev")
     with pytest.raises(ValueError, match="lang must be one of"):
         digits.digit_texts(3, "fr")

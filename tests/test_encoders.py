@@ -51,7 +51,7 @@ def test_text_encoder_reads_word_order():
 def test_mismatched_batches_are_explained(batch):
     tok, b = batch
     model = E.shapes_dual_encoder(len(tok))
-    with pytest.raises(ValueError, match="6 items but text batch has 5"):
+    with pytest.raises(ValueError, match="6 items but caption batch has 5"):
         model(b["image"], b["input_ids"][:5], b["attention_mask"][:5])
 
 

@@ -147,7 +147,7 @@ def test_bad_positives_are_explained():
         xm.losses.clip_loss(a, a, logit_scale=1.0, positives=torch.ones(3, 3, dtype=torch.bool))
     with pytest.raises(ValueError, match="diagonal"):
         xm.losses.clip_loss(a, a, logit_scale=1.0, positives=torch.zeros(4, 4, dtype=torch.bool))
-    with pytest.raises(ValueError, match=r"shaped \(B,\)"):
+    with pytest.raises(ValueError, match=r"one id per item, shaped \(N,\)"):
         xm.losses.positives_from_labels(torch.zeros(2, 2))
 
 

@@ -55,7 +55,7 @@ def test_text_encoder_kind_is_chosen_by_name():
     assert isinstance(
         M.build_encoder("text", 8, vocab_size=10, kind="gru"), xm.encoders.GRUTextEncoder
     )
-    with pytest.raises(ValueError, match="unknown text encoder 'lstm'"):
+    with pytest.raises(ValueError, match="unknown text encoder kind 'lstm'"):
         M.build_encoder("text", 8, vocab_size=10, kind="lstm")
 
 

@@ -77,7 +77,7 @@ def test_nan_loss_stops_with_the_step_and_causes():
 
     loader = xm.data.TensorLoader({"x": torch.zeros(4)}, batch_size=2)
     calls = iter([1.0, float("nan")])
-    with pytest.raises(FloatingPointError, match="at step 2: lower the learning rate") as err:
+    with pytest.raises(FloatingPointError, match=r"at step 2 \(expected a finite number\)") as err:
         xm.train.fit(
             Bad(),
             loader,

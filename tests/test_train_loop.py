@@ -135,9 +135,9 @@ def test_bf16_autocast_trains_on_cpu_and_fp16_asks_for_a_gpu(data):
     [
         ("precision", "fp8", "unknown precision 'fp8'"),
         ("accumulation", "lazy", "unknown accumulation 'lazy'"),
-        ("epochs", 0, "epochs must be a positive integer"),
-        ("accumulate", 1.5, "accumulate must be a positive integer"),
-        ("lr", -1.0, "lr must be positive"),
+        ("epochs", 0, "epochs must be an integer at least 1"),
+        ("accumulate", 1.5, "accumulate must be an integer"),
+        ("lr", -1.0, "lr must be a finite number above 0"),
     ],
 )
 def test_config_rejects_impossible_settings(field, value, message):

@@ -14,20 +14,38 @@ from pathlib import Path
 
 from xmlab.course.sweep import parse_value
 
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C (128 + SIGINT)
+
+
+def refused(command: str, err: Exception) -> int:
+    """Print why a command cannot start, without a traceback; the exit status of a usage error."""
+    print(f"xmlab {command}: {err}", file=sys.stderr)
+    return 2
+
 
 def cmd_run(args: argparse.Namespace) -> int:
     from xmlab.course.runner import find_notebooks, run_course, summary_markdown
 
-    notebooks = find_notebooks(args.notebooks)
+    try:
+        notebooks = find_notebooks(args.notebooks)
+    except FileNotFoundError as err:
+        return refused("run", err)
     if args.only:
         notebooks = [nb for nb in notebooks if any(nb.name.startswith(o) for o in args.only)]
         if not notebooks:
-            print(f"no notebook matches {args.only}", file=sys.stderr)
-            return 2
+            names = ", ".join(nb.name for nb in find_notebooks(args.notebooks))
+            only = " ".join(args.only)
+            err = ValueError(f"no notebook matches --only {only}: expected the start of {names}")
+            return refused("run", err)
     parameters = {name: parse_value(value) for name, value in args.parameter or []}
-    run, results = run_course(notebooks, out=args.out, parameters=parameters)
+    try:
+        run, results = run_course(notebooks, out=args.out, parameters=parameters)
+    except (ValueError, OSError) as err:
+        return refused("run", err)
     print("\n" + summary_markdown(results))
     print(f"executed notebooks and summary.md / summary.json in {run}")
+    if results and results[-1].status == "interrupted":
+        return INTERRUPTED
     return 1 if any(r.status == "failed" for r in results) else 0  # skipped is no failure
 
 
@@ -49,15 +67,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     try:
         grid = sweep_grid(args.parameter)
-    except ValueError as err:
-        print(f"xmlab sweep: {err}", file=sys.stderr)
-        return 2
-    sweep = run_sweep(args.notebook, grid, out=args.out, workers=args.workers, metric=args.metric)
+        options = {"out": args.out, "workers": args.workers, "metric": args.metric}
+        sweep = run_sweep(args.notebook, grid, **options)
+    except (ValueError, TypeError, OSError) as err:
+        return refused("sweep", err)
     columns = ["run", "status", "seconds", *grid, *numeric_metrics(sweep.rows, list(grid))]
     print("\n" + markdown_table(sweep.rows, columns))
     for row in sweep.failed:
-        print(f"run {row['run']} failed at {row['error']}")
+        print(f"run {row['run']} {row['status']} at {row['error']}")
     print(f"\nresults.csv, sweep.png and each run's notebook in {sweep.folder}")
+    if sweep.stopped:
+        return INTERRUPTED
     return 1 if sweep.failed else 0
 
 

@@ -23,6 +23,13 @@ from xmlab.checks import pair as check_pair  # noqa: F401  (xm.losses.check_pair
 
 SIGLIP_SCALE_INIT = math.log(10)  # SigLIP starts at logit_scale = ln 10 ...
 SIGLIP_BIAS_INIT = -10.0  # ... and bias -10: every pair starts out as a confident "no"
+SCALE_HINT = "the multiplier of the similarities, e.g. model.logit_scale.exp()"
+
+
+def _finite(loss: torch.Tensor, where: str, image_emb, text_emb, **scalars) -> torch.Tensor:
+    """``loss``, or an error naming the input that made it NaN (``checks.finite_result``)."""
+    inputs = {"image embeddings": image_emb, "text embeddings": text_emb, **scalars}
+    return checks.finite_result(loss, inputs, where)
 
 
 def positives_from_labels(labels: torch.Tensor, others: torch.Tensor | None = None) -> torch.Tensor:
@@ -35,13 +42,9 @@ def positives_from_labels(labels: torch.Tensor, others: torch.Tensor | None = No
     Shapes:
         labels: (B,), others: (N,) or None -> (B, N) bool, N = B without ``others``.
     """
-    labels = torch.as_tensor(labels)
-    others = labels if others is None else torch.as_tensor(others, device=labels.device)
-    for name, x in (("labels", labels), ("others", others)):
-        if x.ndim != 1:
-            raise ValueError(
-                f"expected one label per item, {name} shaped (B,), got {tuple(x.shape)}"
-            )
+    device = labels.device if isinstance(labels, torch.Tensor) else None
+    labels = checks.label_ids(labels, "labels").to(device)
+    others = labels if others is None else checks.label_ids(others, "others").to(device)
     return labels[:, None] == others[None, :]  # (B, N)
 
 
@@ -56,24 +59,6 @@ def _targets(logits: torch.Tensor, offset: int) -> torch.Tensor:
     return torch.arange(offset, offset + b, device=logits.device)  # (B,)
 
 
-def _check_positives(
-    positives: torch.Tensor | None, shape: tuple[int, int], offset: int = 0
-) -> torch.Tensor | None:
-    if positives is None:
-        return None
-    if not isinstance(positives, torch.Tensor) or tuple(positives.shape) != tuple(shape):
-        got = tuple(positives.shape) if isinstance(positives, torch.Tensor) else positives
-        raise ValueError(
-            f"positives must be a {tuple(shape)} mask (one row per query, one column per "
-            f"candidate), got {got}: build it with xm.losses.positives_from_labels(labels)"
-        )
-    positives = positives.bool()
-    rows = torch.arange(shape[0], device=positives.device)
-    if not positives[rows, rows + offset].all():
-        raise ValueError("positives must be True on the diagonal: every pair is its own positive")
-    return positives
-
-
 def clip_logits(
     image_emb: torch.Tensor, text_emb: torch.Tensor, *, logit_scale: torch.Tensor | float
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,8 +71,8 @@ def clip_logits(
         image_emb: (B, D), text_emb: (B, D), logit_scale: scalar (the multiplier, e.g.
         ``model.logit_scale.exp()``) -> two (B, B) tensors.
     """
-    checks.pair(image_emb, text_emb)
-    scale = checks.scalar(logit_scale, "logit_scale", hint="e.g. model.logit_scale.exp()")
+    checks.pair(image_emb, text_emb, check_finite=False)  # a NaN shows in the loss: see below
+    scale = checks.scalar(logit_scale, "logit_scale", hint=SCALE_HINT, positive=True)
     logits_per_image = scale * image_emb @ text_emb.T  # (B, B)
     return logits_per_image, logits_per_image.T
 
@@ -106,11 +91,13 @@ def info_nce(
     Shapes:
         logits: (B, N), positives: (B, N) bool or None, offset: int -> scalar.
     """
-    return _info_nce(logits, _check_positives(positives, logits.shape, offset), offset)
+    return _info_nce(logits, checks.positives(positives, logits.shape, offset), offset)
 
 
 def _info_nce(logits: torch.Tensor, positives: torch.Tensor | None, offset: int = 0):
     """:func:`info_nce` with an already checked mask."""
+    if logits.ndim != 2:
+        raise ValueError(f"expected logits shaped (B, N), got {tuple(logits.shape)}: one row each")
     targets = _targets(logits, offset)  # (B,) row i <-> column offset + i
     if positives is not None:
         own = F.one_hot(targets, logits.shape[1]).bool()  # (B, N)
@@ -143,9 +130,11 @@ def clip_loss(
     Explained in: notebooks/03_joint_learning.ipynb
     """
     logits_per_image, logits_per_text = clip_logits(image_emb, text_emb, logit_scale=logit_scale)
-    positives = _check_positives(positives, logits_per_image.shape)  # once, for both directions
+    checks.enough_pairs(len(image_emb), "clip_loss")
+    positives = checks.positives(positives, logits_per_image.shape)  # once, for both directions
     mask_t = None if positives is None else positives.T
-    return (_info_nce(logits_per_image, positives) + _info_nce(logits_per_text, mask_t)) / 2
+    loss = (_info_nce(logits_per_image, positives) + _info_nce(logits_per_text, mask_t)) / 2
+    return _finite(loss, "clip_loss", image_emb, text_emb, logit_scale=logit_scale)
 
 
 def siglip_loss(
@@ -173,12 +162,16 @@ def siglip_loss(
     """
     logits, _ = clip_logits(image_emb, text_emb, logit_scale=logit_scale)  # (B, B)
     n = logits.shape[0]
-    positives = _check_positives(positives, logits.shape)
-    if positives is None:
-        positives = torch.eye(n, dtype=torch.bool, device=logits.device)
-    signs = positives.to(logits.dtype) * 2 - 1  # (B, B) +1 positive, -1 negative
+    checks.enough_pairs(n, "siglip_loss", minimum=1)
+    positives = checks.positives(positives, logits.shape)
+    if positives is None:  # (B, B) +1 positive, -1 negative
+        signs = torch.full_like(logits, -1.0, requires_grad=False).fill_diagonal_(1.0)
+    else:
+        signs = positives.to(logits.dtype) * 2 - 1
     z = logits + checks.scalar(logit_bias, "logit_bias")  # (B, B)
-    return -F.logsigmoid(signs * z).sum() / n
+    loss = -F.logsigmoid(signs * z).sum() / n
+    scalars = {"logit_scale": logit_scale, "logit_bias": logit_bias}
+    return _finite(loss, "siglip_loss", image_emb, text_emb, **scalars)
 
 
 def triplet_loss(
@@ -204,20 +197,22 @@ def triplet_loss(
 
     Explained in: notebooks/03_joint_learning.ipynb
     """
-    checks.pair(image_emb, text_emb)
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}: try 0.2")
+    checks.pair(image_emb, text_emb, check_finite=False)
+    checks.number(margin, "margin", at_least=0, fix="try 0.2")
     sim = image_emb @ text_emb.T  # (B, B)
     n = sim.shape[0]
-    positives = _check_positives(positives, sim.shape)
+    checks.enough_pairs(n, "triplet_loss")
+    positives = checks.positives(positives, sim.shape)
     if positives is None:
         positives = torch.eye(n, dtype=torch.bool, device=sim.device)
     true = sim.diagonal()  # (B,)
     cost_text = (margin + sim - true[:, None]).clamp(min=0).masked_fill(positives, 0)  # (B, B)
     cost_image = (margin + sim - true[None, :]).clamp(min=0).masked_fill(positives, 0)
     if hardest:
-        return (cost_text.amax(1).sum() + cost_image.amax(0).sum()) / (2 * n)
-    return (cost_text.sum() + cost_image.sum()) / (2 * n)
+        loss = (cost_text.amax(1).sum() + cost_image.amax(0).sum()) / (2 * n)
+    else:
+        loss = (cost_text.sum() + cost_image.sum()) / (2 * n)
+    return _finite(loss, "triplet_loss", image_emb, text_emb)
 
 
 def canonical_correlations(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-3) -> torch.Tensor:
@@ -234,7 +229,7 @@ def canonical_correlations(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-
     checks.pair(a, b, names=("first view", "second view"))
     n = a.shape[0]
     if n < 2:
-        raise ValueError(f"canonical correlations need at least 2 items, got {n}")
+        raise ValueError(f"canonical correlations need at least 2 items, got {n}: pass more rows")
     a, b = a - a.mean(0), b - b.mean(0)  # (N, D)
     eye = torch.eye(a.shape[1], dtype=a.dtype, device=a.device)
     t = (
@@ -267,7 +262,7 @@ def cca_loss(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-3, k: int | No
     """
     corr = canonical_correlations(a, b, eps=eps)
     if k is not None and not 1 <= k <= len(corr):
-        raise ValueError(f"k must be between 1 and {len(corr)}, got {k}")
+        raise ValueError(f"k must be between 1 and {len(corr)}, got {k}: or None for all")
     return -corr[:k].mean()
 
 

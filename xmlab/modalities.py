@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from xmlab import checks
 from xmlab.encoders import AudioEncoder, GRUTextEncoder, ImageEncoder, MultiEncoder, TextEncoder
 from xmlab.encoders.multi import DEFAULT_INPUTS
 from xmlab.preprocess import normalize_images
@@ -72,11 +73,25 @@ def register_modality(
         replace: allow replacing a modality of the same name.
     """
     if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"a modality name must be an identifier like 'sensor', got {name!r}")
+        raise ValueError(
+            f"a modality name must be an identifier like 'sensor', got {name!r}: use letters, "
+            "digits and underscores"
+        )
     if name in _REGISTRY and not replace:
-        raise ValueError(f"modality {name!r} is already registered: pass replace=True to redefine")
+        raise ValueError(
+            f"modality {name!r} is already registered (expected a new name): pick another "
+            "name, or pass replace=True to redefine it"
+        )
     if not callable(preprocess) or not callable(encoder):
-        raise TypeError("preprocess and encoder must be callables (a function, a class)")
+        raise TypeError(
+            f"preprocess and encoder must be callables, got {type(preprocess).__name__} and "
+            f"{type(encoder).__name__}: pass a function or a class for each"
+        )
+    if isinstance(inputs, str) or not all(isinstance(k, str) for k in inputs or ()):
+        raise TypeError(
+            f"inputs must be a list of batch keys, got {inputs!r}: e.g. inputs=({name!r},), "
+            "one key per tensor the encoder reads"
+        )
     modality = Modality(name, preprocess, encoder, tuple(inputs or (name,)), description)
     _REGISTRY[name] = modality
     return modality
@@ -112,6 +127,11 @@ def preprocess(name: str, raw: Any, **options) -> dict[str, torch.Tensor]:
     """Run modality ``name``'s preprocessing on ``raw`` and check it gave every input key."""
     modality = get_modality(name)
     out = modality.preprocess(raw, **options)
+    if not isinstance(out, dict):
+        raise TypeError(
+            f"the {name!r} preprocessing returned {type(out).__name__}, expected a dict of "
+            f"tensors with the keys {list(modality.inputs)}: return {{key: tensor, ...}}"
+        )
     missing = [k for k in modality.inputs if k not in out]
     if missing:
         raise ValueError(
@@ -123,7 +143,13 @@ def preprocess(name: str, raw: Any, **options) -> dict[str, torch.Tensor]:
 
 def build_encoder(name: str, out_dim: int, **options) -> nn.Module:
     """Build modality ``name``'s encoder with ``out_dim`` features."""
-    return get_modality(name).encoder(out_dim, **options)
+    encoder = get_modality(name).encoder(out_dim, **options)
+    if not isinstance(encoder, nn.Module):
+        raise TypeError(
+            f"the {name!r} encoder factory returned {type(encoder).__name__}, expected an "
+            "nn.Module: register a module class, or a function that builds one"
+        )
+    return encoder
 
 
 def multi_encoder(
@@ -145,12 +171,17 @@ def multi_encoder(
         options: per-modality encoder options, e.g. ``{"text": {"vocab_size": 40}}``.
         **model_options: passed on to ``MultiEncoder`` (``init_logit_bias=-10``, ...).
     """
-    if len(set(names)) != len(names) or not names:
-        raise ValueError(f"pass distinct modality names, got {list(names)}")
+    if isinstance(names, str) or len(set(names)) != len(names) or not names:
+        raise ValueError(
+            f"pass a list of distinct modality names, got {names!r}: e.g. ['image', 'text']"
+        )
     options = dict(options or {})
     unknown = sorted(set(options) - set(names))
     if unknown:
-        raise ValueError(f"options given for {unknown}, which are not among {list(names)}")
+        raise ValueError(
+            f"options given for {unknown}, which are not among {list(names)}: key the options "
+            "by the modalities of the model"
+        )
     encoders = {n: build_encoder(n, width, **options.get(n, {})) for n in names}
     return MultiEncoder(
         encoders,
@@ -179,8 +210,7 @@ def _prepare_audio(waves: torch.Tensor, **options) -> dict[str, torch.Tensor]:
 
 def _text_encoder(out_dim: int, *, vocab_size: int, kind: str = "transformer", **options):
     kinds = {"transformer": TextEncoder, "gru": GRUTextEncoder}
-    if kind not in kinds:
-        raise ValueError(f"unknown text encoder {kind!r}: expected one of {', '.join(kinds)}")
+    checks.one_of(kind, list(kinds), "text encoder kind")
     return kinds[kind](vocab_size, out_dim, **options)
 
 

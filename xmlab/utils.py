@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from xmlab import checks
+
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -32,8 +34,7 @@ def seed_everything(seed: int) -> torch.Generator:
     Returns:
         A CPU ``torch.Generator`` seeded with ``seed``, handy for data loaders.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}: pass e.g. seed=0")
+    seed = checks.seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device

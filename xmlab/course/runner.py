@@ -2,7 +2,9 @@
 
 ``xmlab run`` (and ``make run``) call :func:`run_course`. Each run gets its own folder
 ``runs/<timestamp>/`` (``runs/latest`` points at the newest) holding the executed notebooks,
-the metrics each notebook recorded with ``xm.record``, and ``summary.md`` / ``summary.json``.
+the metrics each notebook recorded with ``xm.record``, and ``summary.md`` / ``summary.json``,
+rewritten (atomically) after every notebook: a run stopped by Ctrl-C keeps a summary that
+marks the notebook it stopped in.
 
 Explained in: README.md
 """
@@ -18,8 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from xmlab.course.kernels import kernel_config, papermill_options
+from xmlab.course.parameters import check_parameters
 from xmlab.course.record import ENV_VAR, read_records
 from xmlab.needs import skip_reason
+from xmlab.utils import atomic_write
 
 
 @dataclass
@@ -27,11 +31,13 @@ class NotebookResult:
     """What happened to one notebook of a run."""
 
     notebook: str  # file name
-    status: str  # "ok", "failed", or "skipped" (its data is missing: the error says why)
+    status: str  # "ok", "failed", "skipped" (its data is missing: the error says why) or
+    # "interrupted" (by Ctrl-C)
     seconds: float  # wall time of the execution
     device: str  # the device the notebook recorded (or "?")
     metrics: dict = field(default_factory=dict)  # name -> value recorded with xm.record
     error: str = ""  # for a failed notebook: the cell and the error
+    warnings: list = field(default_factory=list)  # e.g. lines of its metrics file skipped
 
 
 def find_notebooks(folder: str | os.PathLike = "notebooks") -> list[Path]:
@@ -39,12 +45,15 @@ def find_notebooks(folder: str | os.PathLike = "notebooks") -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(
-            f"no notebook folder at {folder.resolve()}: run from the "
-            "repository root or pass --notebooks FOLDER"
+            f"no notebook folder at {folder.resolve()} (expected the folder of the course's "
+            "NN_name.ipynb files): run from the repository root or pass --notebooks FOLDER"
         )
     found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
     if not found:
-        raise FileNotFoundError(f"{folder} holds no notebooks named like 00_welcome.ipynb")
+        raise FileNotFoundError(
+            f"{folder} holds no notebooks named like 00_welcome.ipynb: pass the folder of the "
+            "course notebooks with --notebooks FOLDER"
+        )
     return found
 
 
@@ -131,11 +140,11 @@ def execute_in_subprocess(
 
 def _result(notebook: Path, records: Path, parameters, start: float, status: str, error: str):
     """The :class:`NotebookResult` of a finished execution, with the metrics it recorded."""
-    metrics = read_records(records)
+    problems: list[str] = []
+    metrics = read_records(records, problems=problems)
     device = str(metrics.pop("device", None) or _default_device(parameters))
-    return NotebookResult(
-        notebook.name, status, round(time.perf_counter() - start, 1), device, metrics, error
-    )
+    seconds = round(time.perf_counter() - start, 1)
+    return NotebookResult(notebook.name, status, seconds, device, metrics, error, problems)
 
 
 def failed_cell(executed: Path) -> str:
@@ -171,27 +180,48 @@ def summary_markdown(results: list[NotebookResult]) -> str:
         lines.append(f"| {r.notebook} | {r.status} | {r.seconds:.1f} | {r.device} | {metrics} |")
     for r in results:
         if r.error:
-            how = " at" if r.status == "failed" else ":"  # failed at a cell; skipped: the reason
-            lines.append(f"\n**{r.notebook} {r.status}**{how} {r.error}")
+            where = " at" if r.status == "failed" else ":"
+            lines.append(f"\n**{r.notebook} {r.status}**{where} {r.error}")
+        lines += [f"\n{r.notebook}: {warning}" for warning in r.warnings]
     return "\n".join(lines) + "\n"
+
+
+def write_summary(run: Path, results: list[NotebookResult]) -> None:
+    """``summary.json`` and ``summary.md`` of the notebooks so far, each written atomically."""
+    atomic_write(run / "summary.json", json.dumps([asdict(r) for r in results], indent=2) + "\n")
+    atomic_write(run / "summary.md", summary_markdown(results))
 
 
 def run_course(
     notebooks: list[Path], *, out: str | os.PathLike = "runs", parameters: dict | None = None
 ) -> tuple[Path, list[NotebookResult]]:
-    """Execute ``notebooks`` in order into a new run folder and write its summary.
+    """Execute ``notebooks`` in order into a new run folder, writing its summary after each.
 
     A failing notebook is reported and the others still run; a notebook whose data is missing
-    is not executed and is reported as skipped, with the reason.
+    is not executed and is reported as skipped, with the reason. Ctrl-C stops the run: the
+    notebook it stopped in is marked ``"interrupted"`` (with what it recorded so far) and the
+    later ones do not run. A parameter none of the notebooks has is refused before any runs.
     """
+    check_parameters(parameters or {}, notebooks)
     run = new_run_folder(out)
     results = []
     for nb in notebooks:
         print(f"running {nb.name} ...", flush=True)
         reason = skip_reason(nb)  # data missing: report why instead of running it
-        skipped = reason and NotebookResult(nb.name, "skipped", 0.0, "-", error=reason)
-        results.append(skipped or execute(nb, run, parameters))
+        start = time.perf_counter()
+        try:
+            if reason:
+                results.append(NotebookResult(nb.name, "skipped", 0.0, "-", error=reason))
+            else:
+                results.append(execute(nb, run, parameters))
+        except KeyboardInterrupt:
+            records = run / f"{nb.stem}.metrics.jsonl"
+            stopped = "stopped by the user (Ctrl-C); the notebooks after it did not run"
+            results.append(_result(nb, records, parameters, start, "interrupted", stopped))
+        write_summary(run, results)
         print(f"  {results[-1].status} in {results[-1].seconds:.1f} s", flush=True)
-    (run / "summary.json").write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
-    (run / "summary.md").write_text(summary_markdown(results))
+        for warning in results[-1].warnings:
+            print(f"  warning: {warning}", flush=True)
+        if results[-1].status == "interrupted":
+            break
     return run, results

@@ -4,7 +4,9 @@
 once per grid point with papermill, several runs at once (one per CPU core, each with one torch
 thread), and writes ``results.csv`` (one row per run: status, seconds, parameters, every metric
 the notebook recorded with ``xm.record``) and ``sweep.png`` into ``runs/sweeps/<timestamp>/``.
-A failing run is reported in its row and the others go on.
+A failing run is reported in its row and the others go on. ``results.csv`` is rewritten
+(atomically) as each run finishes, so a sweep stopped by Ctrl-C keeps every finished row and
+marks the others ``"interrupted"``.
 
 Explained in: notebooks/10_capstone.ipynb
 """
@@ -12,6 +14,7 @@ Explained in: notebooks/10_capstone.ipynb
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import math
 import os
@@ -20,9 +23,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from xmlab import release
+from xmlab import checks, release
+from xmlab.course.parameters import check_parameters
 from xmlab.course.runner import NotebookResult, execute_in_subprocess, new_run_folder
-from xmlab.utils import moved
+from xmlab.utils import atomic_write, moved
 
 FIXED_COLUMNS = ("run", "status", "seconds", "device_used")  # then parameters, then metrics
 REPOSITORY_RAW = release.raw_url()  # the repository's files at the release's tag
@@ -105,14 +109,17 @@ def _failed(notebook: Path, err: BaseException) -> NotebookResult:
     return NotebookResult(notebook.name, "failed", 0.0, "?", {}, f"{type(err).__name__}: {err}")
 
 
+def _interrupted(notebook: Path) -> NotebookResult:
+    return NotebookResult(notebook.name, "interrupted", 0.0, "?", {}, "stopped by the user")
+
+
 @dataclass
 class Sweep:
     """A finished sweep: its folder, and one row per grid point in grid order."""
 
     folder: Path  # holds results.csv, sweep.png and one run-NNN/ folder per grid point
-    rows: list[
-        dict
-    ]  # {"run", "status", "seconds", "device_used", **parameters, **metrics, "error"}
+    rows: list[dict]  # {"run", "status", "seconds", "device_used", **parameters, **metrics}
+    stopped: str = ""  # why the sweep ended before every run finished ("": it did not)
 
     @property
     def csv(self) -> Path:
@@ -143,40 +150,67 @@ def run_sweep(
         verbose: print one line per finished run.
 
     Returns:
-        The :class:`Sweep`; its ``rows`` are also in ``results.csv``.
+        The :class:`Sweep`; its ``rows`` are also in ``results.csv``. Ctrl-C (or a notebook's
+        stop button) ends the sweep early: the finished rows are kept, ``stopped`` says so.
     """
     notebook = Path(notebook)
     if not notebook.is_file():
         raise FileNotFoundError(f"no notebook at {notebook.resolve()}: check the path")
     points = grid(parameters)
+    check_parameters(parameters, [notebook])
+    if workers is not None:
+        checks.number(workers, "workers", integer=True, at_least=1, fix="runs at once, e.g. 2")
     folder = new_run_folder(out)
     workers = max(1, min(workers or available_cpus(), len(points)))
-    results = _execute_all(notebook, folder, points, workers, verbose)
-    rows = [_row(i, p, r) for i, (p, r) in enumerate(zip(points, results), start=1)]
-    write_csv(folder / "results.csv", rows)
-    plot_to_file(rows, list(parameters), folder / "sweep.png", metric=metric)
-    return Sweep(folder, rows)
+    rows, stopped = _execute_all(notebook, folder, points, workers, verbose)
+    if not stopped:
+        plot_to_file(rows, list(parameters), folder / "sweep.png", metric=metric)
+    return Sweep(folder, rows, stopped)
 
 
-def _execute_all(notebook, folder, points, workers, verbose) -> list[NotebookResult]:
+def _execute_all(notebook, folder, points, workers, verbose) -> tuple[list[dict], str]:
+    """Run every point; ``results.csv`` is rewritten as each finishes. Returns the rows in
+    grid order and why the sweep stopped early (``""``: it did not)."""
     results: list[NotebookResult | None] = [None] * len(points)
-    # threads only wait: each run is a papermill process (no torch in it) and its kernel
-    with ThreadPoolExecutor(workers) as pool:
-        futures = {
-            pool.submit(_run_point, notebook.resolve(), folder / f"run-{i:03d}", p): i - 1
-            for i, p in enumerate(points, start=1)
-        }
+    pool = ThreadPoolExecutor(workers)  # threads only wait: each run is a papermill process
+    futures = {
+        pool.submit(_run_point, notebook.resolve(), folder / f"run-{i:03d}", p): i - 1
+        for i, p in enumerate(points, start=1)
+    }
+    stopped = ""
+    try:
         for done, future in enumerate(as_completed(futures), start=1):
-            i = futures[future]
-            try:
-                results[i] = future.result()
-            except Exception as err:  # a run that could not start: report it, go on
-                results[i] = _failed(notebook, err)
+            results[futures[future]] = _outcome(notebook, future)
+            write_csv(folder / "results.csv", _rows(points, results, finished_only=True))
             if verbose:
-                settings = " ".join(f"{k}={v}" for k, v in points[i].items())
-                r = results[i]
-                print(f"[{done}/{len(points)}] {r.status} in {r.seconds:.1f} s: {settings}")
-    return results
+                _report(done, points, futures[future], results)
+    except KeyboardInterrupt:
+        stopped = f"interrupted by the user after {sum(r is not None for r in results)} runs"
+        print(f"sweep {stopped}; the finished rows are in {folder / 'results.csv'}")
+    finally:
+        pool.shutdown(wait=not stopped, cancel_futures=True)
+    rows = _rows(points, [r or _interrupted(notebook) for r in results])
+    write_csv(folder / "results.csv", rows)
+    return rows, stopped
+
+
+def _outcome(notebook: Path, future) -> NotebookResult:
+    try:
+        return future.result()
+    except Exception as err:  # a run that could not start: report it, go on
+        return _failed(notebook, err)
+
+
+def _report(done: int, points: list[dict], i: int, results: list) -> None:
+    settings = " ".join(f"{k}={v}" for k, v in points[i].items())
+    r = results[i]
+    print(f"[{done}/{len(points)}] {r.status} in {r.seconds:.1f} s: {settings}", flush=True)
+
+
+def _rows(points: list[dict], results: list, *, finished_only: bool = False) -> list[dict]:
+    """One row per grid point in grid order (only the finished ones if asked)."""
+    numbered = enumerate(zip(points, results), start=1)
+    return [_row(i, p, r) for i, (p, r) in numbered if r is not None or not finished_only]
 
 
 def _row(index: int, parameters: dict, result: NotebookResult) -> dict:
@@ -185,13 +219,14 @@ def _row(index: int, parameters: dict, result: NotebookResult) -> dict:
 
 
 def write_csv(path: str | os.PathLike, rows: list[dict]) -> Path:
-    """Write rows (dicts, possibly with different keys) to a CSV with every key as a column."""
+    """Write rows (dicts, possibly with different keys) to a CSV with every key as a column,
+    atomically: a reader sees the old file or the new one, never half."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    with Path(path).open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return Path(path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write(path, text.getvalue())
 
 
 def read_csv(path: str | os.PathLike) -> list[dict]:
@@ -234,8 +269,10 @@ def plot_to_file(rows: list[dict], parameters: list[str], path: Path, *, metric=
         return  # every run failed or nothing was recorded: the CSV says so
     ax = plot_sweep(rows, metric=metric, x=parameters[0], hue=(parameters[1:] or [None])[0])
     ax.figure.tight_layout()
-    ax.figure.savefig(path, dpi=120)
+    image = io.BytesIO()
+    ax.figure.savefig(image, dpi=120, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(ax.figure)
+    atomic_write(path, image.getvalue())  # never a half-drawn file
 
 
 __getattr__ = moved({"plot_sweep": "xmlab.viz.sweep"}, __name__)  # the figure lives in viz

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from xmlab import checks
 from xmlab.preprocess.audio import mu_law_decode
 from xmlab.preprocess.augment import add_noise
 
@@ -61,8 +62,7 @@ def load_audio_asset() -> dict:
 
 def split_groups(n_groups: int, split: str, seed: int = 0) -> np.ndarray:
     """Ids (``0..n_groups-1``) in ``split``: a seeded shuffle cut by :data:`SPLITS` fractions."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
+    checks.one_of(split, list(SPLITS), "split")
     order = np.random.default_rng(seed).permutation(n_groups)
     bounds = np.cumsum([0, *SPLITS.values()]) * n_groups
     i = list(SPLITS).index(split)

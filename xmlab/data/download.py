@@ -103,7 +103,9 @@ def parse_idx(data: bytes, source: str = "IDX data") -> np.ndarray:
     if data[:2] == b"\x1f\x8b":
         data = gunzip(data, source)
     if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] not in IDX_DTYPES:
-        raise ValueError(f"{source} is not an IDX file (first bytes {data[:4]!r})")
+        raise ValueError(
+            f"{source} is not an IDX file (first bytes {data[:4]!r}): delete it and download again"
+        )
     ndim = data[3]
     dims = np.frombuffer(data, dtype=">u4", count=ndim, offset=4).astype(int)
     dtype = np.dtype(IDX_DTYPES[data[2]])
@@ -111,15 +113,15 @@ def parse_idx(data: bytes, source: str = "IDX data") -> np.ndarray:
     body = data[4 + 4 * ndim :]
     if len(body) != expected:
         raise ValueError(
-            f"{source}: header says shape {tuple(dims)} ({expected} bytes) but {len(body)} "
-            "bytes follow: the file is truncated or corrupted; delete it and download again"
+            f"{source}: header says shape {tuple(dims.tolist())} ({expected} bytes) but {len(body)}"
+            " bytes follow: the file is truncated or corrupted; delete it and download again"
         )
     return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def _idx_prefix(split: str) -> str:
     if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}: pass one of them")
     return "train" if split == "train" else "t10k"
 
 
@@ -194,7 +196,7 @@ def read_wav(data: bytes, source: str, *, sample_rate: int = 8000) -> np.ndarray
         with wave.open(io.BytesIO(data)) as w:
             params, frames = w.getparams(), w.readframes(w.getnframes())
     except (wave.Error, EOFError) as err:
-        raise ValueError(f"{source} is not a readable WAV file ({err})") from err
+        raise ValueError(f"{source} is not a readable WAV file ({err}): convert to 16-bit") from err
     if params.nchannels != 1 or params.sampwidth != 2 or params.framerate != sample_rate:
         raise ValueError(
             f"{source}: expected mono 16-bit {sample_rate} Hz, got {params.nchannels} channel(s),"
@@ -241,7 +243,10 @@ def load_fsdd(
             (``test_speakers`` are held out entirely: a harder, more honest test).
     """
     if split not in ("train", "test") or by not in ("official", "speaker"):
-        raise ValueError(f"need split in train/test and by in official/speaker, got {split}, {by}")
+        raise ValueError(
+            f"need split in train/test and by in official/speaker, got {split!r}, {by!r}: pass "
+            "e.g. split='test', by='speaker'"
+        )
     clips = parse_fsdd(ensure_file(FSDD, "fsdd", root=root, fetch=fetch).read_bytes())
     if by == "official":
         in_test = [c["take"] < 5 for c in clips]

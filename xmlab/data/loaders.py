@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import torch
 
+from xmlab import checks
 from xmlab.preprocess import WordTokenizer, normalize_images
 
 
@@ -31,11 +32,16 @@ def collate(samples: list[dict], *, tokenizer=None, keys: tuple[str, ...] | None
     encoded to ``input_ids`` and ``attention_mask``. ``keys`` keeps only those modalities.
     """
     if not samples:
-        raise ValueError("cannot collate an empty list of samples")
+        raise ValueError(
+            "cannot collate an empty list of samples (expected at least one dict): check that "
+            "the data set is not empty"
+        )
     keys = tuple(samples[0]) if keys is None else keys
     missing = [k for k in keys if k not in samples[0]]
     if missing:
-        raise KeyError(f"samples have no {missing}: they hold {sorted(samples[0])}")
+        raise KeyError(
+            f"samples have no {missing}: they hold {sorted(samples[0])}; ask for keys they hold"
+        )
     batch = {}
     for key in keys:
         values = [s[key] for s in samples]
@@ -57,7 +63,8 @@ def _stack_or_pad(key: str, values: list[torch.Tensor]) -> dict[str, torch.Tenso
     if any(v.shape[:-1] != values[0].shape[:-1] for v in values):
         shapes = sorted({tuple(v.shape) for v in values})
         raise ValueError(
-            f"cannot batch {key!r}: only the last axis may differ between samples, got {shapes}"
+            f"cannot batch {key!r}: only the last axis may differ between samples, got {shapes}:"
+            " bring them to one shape first (resize, crop or pad)"
         )
     lengths = torch.tensor([v.shape[-1] for v in values])  # (B,)
     padded = values[0].new_zeros(len(values), *values[0].shape[:-1], int(lengths.max()))
@@ -79,7 +86,8 @@ def modality_loader(
     """A ``DataLoader`` of dict batches with any mix of ``modalities`` (plus ``"label"`` when
     the samples have one), padded and masked by :func:`collate`."""
     keys = (*modalities, "label") if "label" in dataset[0] else tuple(modalities)
-    generator = torch.Generator().manual_seed(seed)
+    checks.number(batch_size, "batch_size", integer=True, at_least=1, fix="e.g. 64")
+    generator = torch.Generator().manual_seed(checks.seed(seed))
     return torch.utils.data.DataLoader(
         dataset,
         batch_size=batch_size,
@@ -112,15 +120,17 @@ class TensorLoader:
         seed: int = 0,
         drop_last: bool = False,
     ):
-        sizes = {k: v.shape[0] for k, v in tensors.items()}
+        sizes = _sizes(tensors)
         if len(set(sizes.values())) != 1:
-            raise ValueError(f"all tensors need the same number of items, got {sizes}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise ValueError(
+                f"all tensors need the same number of items, got {sizes}: row i of every "
+                "tensor must describe item i"
+            )
+        checks.number(batch_size, "batch_size", integer=True, at_least=1, fix="e.g. 128")
         self.tensors, self.batch_size = tensors, batch_size
         self.shuffle, self.drop_last = shuffle, drop_last
         self.n = next(iter(sizes.values()))
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(checks.seed(seed))
 
     def __len__(self) -> int:
         full, rest = divmod(self.n, self.batch_size)
@@ -135,6 +145,22 @@ class TensorLoader:
         for b in range(len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             yield {k: v[idx] for k, v in self.tensors.items()}
+
+
+def _sizes(tensors) -> dict[str, int]:
+    """The number of items (first dimension) of each tensor of a non-empty dict."""
+    if not isinstance(tensors, dict) or not tensors:
+        raise ValueError(
+            f"expected a non-empty dict of tensors, name -> (N, ...), got {tensors!r:.60}: "
+            'e.g. {"image": images, "label": labels}'
+        )
+    wrong = {k: type(v).__name__ for k, v in tensors.items() if not isinstance(v, torch.Tensor)}
+    if wrong or any(v.ndim == 0 for v in tensors.values()):
+        raise TypeError(
+            f"every value must be a tensor with one row per item, got {wrong or 'a 0-d tensor'}:"
+            " convert lists with torch.as_tensor"
+        )
+    return {k: v.shape[0] for k, v in tensors.items()}
 
 
 def encode_pairs(dataset, tokenizer: WordTokenizer) -> dict[str, torch.Tensor]:

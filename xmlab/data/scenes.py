@@ -14,6 +14,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from xmlab import checks
+
 SHAPES = ("circle", "square", "triangle", "diamond", "cross")
 COLOURS = {  # name -> RGB in [0, 1]
     "red": (0.90, 0.15, 0.15),
@@ -129,8 +131,8 @@ def sample_scenes(n: int, *, seed: int = 0, n_objects: int = 2, combos: str = "a
     ``combos="seen"`` leaves out the (colour, shape) pairs of :data:`HELDOUT_COMBOS`;
     ``combos="heldout"`` gives the first object of every scene one of those pairs.
     """
-    if n < 1:
-        raise ValueError(f"n must be at least 1 scene, got {n}")
+    checks.number(n, "n", integer=True, at_least=1, fix="ask for at least 1 scene, e.g. n=2000")
+    seed = checks.seed(seed)
     if n_objects not in (1, 2, 3):
         raise ValueError(f"n_objects must be 1, 2 or 3, got {n_objects}")
     if combos not in ("any", "seen", "heldout"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
+from xmlab import checks
 from xmlab.data.grammar import describe_all, hard_negatives, render_text
 from xmlab.data.scenes import (  # noqa: F401  (the world's names, re-exported as before)
     COLOURS,
@@ -67,9 +68,10 @@ def render(
     Returns:
         ``(N, 3, image_size, image_size)`` uint8 tensor.
     """
-    if image_size < 16:
-        raise ValueError(f"image_size must be at least 16 pixels to draw shapes, got {image_size}")
-    g = torch.Generator().manual_seed(seed)
+    fix = "shapes need at least 16 pixels"
+    checks.number(image_size, "image_size", integer=True, at_least=16, fix=fix)
+    checks.number(noise, "noise", at_least=0, fix="a standard deviation such as 0.02, or 0")
+    g = torch.Generator().manual_seed(checks.seed(seed))
     n, k = scenes.shape.shape
     palette = torch.tensor(list(COLOURS.values()))  # (C, 3)
     rgb = palette[scenes.colour] + 0.05 * torch.randn(n, k, 3, generator=g)  # (N, K, 3) jittered
@@ -195,9 +197,8 @@ def make_shapes(
         paraphrase: write each caption with a random paraphrase of the grammar instead of
             the canonical form.
     """
-    if split not in SPLIT_SEEDS:
-        raise ValueError(f"unknown split {split!r}: expected one of {', '.join(SPLIT_SEEDS)}")
-    stream = seed * 1000 + SPLIT_SEEDS[split]
+    checks.one_of(split, list(SPLIT_SEEDS), "split")
+    stream = checks.seed(seed) * 1000 + SPLIT_SEEDS[split]
     combos = "heldout" if split == "heldout" else "seen"
     scenes = sample_scenes(n, seed=stream, n_objects=n_objects, combos=combos)
     images = render(scenes, image_size=image_size, seed=stream, noise=noise)

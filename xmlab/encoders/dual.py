@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xmlab import checks
 from xmlab.encoders.image import ImageEncoder
 from xmlab.encoders.text import TextEncoder
 
@@ -30,6 +31,7 @@ class ProjectionHead(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, *, hidden: int | None = None):
         super().__init__()
+        self.in_dim = in_dim
         if hidden is None:
             self.net = nn.Linear(in_dim, out_dim)
         else:
@@ -38,6 +40,12 @@ class ProjectionHead(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != self.in_dim:
+            raise ValueError(
+                f"the projection head expects features of size {self.in_dim}, got shape "
+                f"{tuple(x.shape)}: build it with the width of the encoder in front of it "
+                "(image_dim / text_dim / dims), or make the encoder return that many features"
+            )
         return self.net(x)
 
 
@@ -118,16 +126,10 @@ class DualEncoder(nn.Module):
     def forward(
         self, image: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        if image.shape[0] != input_ids.shape[0]:
-            raise ValueError(
-                f"image batch has {image.shape[0]} items but text batch has {input_ids.shape[0]}:"
-                " every image needs exactly one caption"
-            )
-        return {
-            "image_emb": self.encode_image(image),
-            "text_emb": self.encode_text(input_ids, attention_mask),
-            **temperature_outputs(self),
-        }
+        image_emb = self.encode_image(image)  # (B, D)
+        text_emb = self.encode_text(input_ids, attention_mask)  # (B, D)
+        checks.same_count(len(image_emb), len(text_emb), ("image", "caption"))
+        return {"image_emb": image_emb, "text_emb": text_emb, **temperature_outputs(self)}
 
 
 def shapes_dual_encoder(

@@ -62,6 +62,12 @@ class ImageEncoder(nn.Module):
         self.image_size, self.in_channels = image_size, in_channels
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.ndim != 4 or not images.is_floating_point():
+            raise ValueError(
+                f"the image encoder takes normalised float images (B, C, H, W), got shape "
+                f"{tuple(images.shape)} of {images.dtype}: prepare them with "
+                "xm.preprocess.normalize_images(images)"
+            )
         b, c, h, w = images.shape
         if (c, h, w) != (self.in_channels, self.image_size, self.image_size):
             raise ValueError(

@@ -35,6 +35,10 @@ DEFAULT_INPUTS = {  # batch keys each built-in modality's encoder reads, in call
 }
 
 
+def _shape(x) -> str:
+    return f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+
+
 class MultiEncoder(nn.Module):
     """Towers for named modalities, projected into one ``embed_dim`` space.
 
@@ -88,6 +92,13 @@ class MultiEncoder(nn.Module):
                 " build it with that modality, or encode one it has"
             )
         features = self.encoders[modality](*inputs)  # (B, F)
+        width = self.heads[modality].in_dim
+        if not isinstance(features, torch.Tensor) or tuple(features.shape[1:]) != (width,):
+            raise ValueError(
+                f"the {modality!r} encoder returned {_shape(features)}, expected (B, {width}) "
+                f"features (the width it was built with): its factory must build a module "
+                f"that maps a batch to (B, out_dim) vectors, out_dim={width}"
+            )
         return F.normalize(self.heads[modality](features), dim=-1)  # (B, D)
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:

@@ -20,11 +20,18 @@ import math
 import torch
 from torch import nn
 
+from xmlab import checks
+
 
 def check_tokens(
-    input_ids: torch.Tensor, attention_mask: torch.Tensor, *, max_length: int | None = None
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    *,
+    max_length: int | None = None,
+    vocab_size: int | None = None,
 ) -> torch.Tensor:
-    """Check a tokenised batch and return its mask as bool ``(B, L)`` (True on real tokens)."""
+    """Check a tokenised batch and return its mask as bool ``(B, L)`` (True on real tokens);
+    with ``vocab_size``, every id must be below it."""
     if input_ids.ndim != 2 or attention_mask.shape != input_ids.shape:
         raise ValueError(
             f"expected input_ids and attention_mask shaped (B, L), got {tuple(input_ids.shape)} "
@@ -35,10 +42,37 @@ def check_tokens(
             f"texts of {input_ids.shape[1]} tokens are longer than this encoder's "
             f"max_length {max_length}: build it with a larger one"
         )
+    if input_ids.is_floating_point() or input_ids.dtype == torch.bool:
+        raise TypeError(
+            f"input_ids must be integer token ids, got dtype {input_ids.dtype}: pass the "
+            "input_ids a tokenizer returns (torch.long)"
+        )
     mask = attention_mask.bool()  # (B, L)
-    if not mask.any(1).all():
-        raise ValueError("a text in the batch has no tokens: every caption must be non-empty")
+    bad = ~mask.any(1).all()
+    if vocab_size is not None:
+        bad = bad | (input_ids.amin() < 0) | (input_ids.amax() >= vocab_size)
+    if bad:  # one look at the values for every check
+        _explain_tokens(input_ids, mask, vocab_size)
     return mask
+
+
+def _explain_tokens(input_ids: torch.Tensor, mask: torch.Tensor, vocab_size: int | None):
+    if not mask.any(1).all():
+        raise ValueError(
+            "a text in the batch has no tokens (its attention_mask row is all False): every "
+            "caption must be non-empty"
+        )
+    raise ValueError(
+        f"token ids must lie in 0..{vocab_size - 1} (this encoder's vocab_size {vocab_size}), "
+        f"got ids from {input_ids.min().item()} to {input_ids.max().item()}: build the encoder "
+        "with vocab_size=len(tokenizer) of the tokenizer that made the ids"
+    )
+
+
+def token_embedding(vocab_size: int, dim: int) -> nn.Embedding:
+    """A table of ``vocab_size`` token vectors of size ``dim``; id 0 (padding) stays zero."""
+    checks.number(vocab_size, "vocab_size", integer=True, at_least=1, fix="pass len(tokenizer)")
+    return nn.Embedding(vocab_size, dim, padding_idx=0)
 
 
 def masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -57,10 +91,10 @@ class BagOfWordsEncoder(nn.Module):
 
     def __init__(self, vocab_size: int, out_dim: int = 128):
         super().__init__()
-        self.embed = nn.Embedding(vocab_size, out_dim, padding_idx=0)
+        self.embed = token_embedding(vocab_size, out_dim)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        mask = check_tokens(input_ids, attention_mask)
+        mask = check_tokens(input_ids, attention_mask, vocab_size=self.embed.num_embeddings)
         return masked_mean(self.embed(input_ids), mask)  # (B, D)
 
 
@@ -92,14 +126,14 @@ class GRUTextEncoder(nn.Module):
         if bidirectional and out_dim % 2:
             raise ValueError(f"a bidirectional GRU needs an even out_dim, got {out_dim}")
         embed_dim = embed_dim or out_dim
-        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.embed = token_embedding(vocab_size, embed_dim)
         hidden = out_dim // 2 if bidirectional else out_dim
         self.gru = nn.GRU(
             embed_dim, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional
         )
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        mask = check_tokens(input_ids, attention_mask)
+        mask = check_tokens(input_ids, attention_mask, vocab_size=self.embed.num_embeddings)
         lengths = mask.sum(1).cpu()  # (B,) real tokens, padding on the right
         packed = nn.utils.rnn.pack_padded_sequence(
             self.embed(input_ids), lengths, batch_first=True, enforce_sorted=False
@@ -139,7 +173,7 @@ class TextEncoder(nn.Module):
         super().__init__()
         if out_dim % heads:
             raise ValueError(f"out_dim {out_dim} must be divisible by heads {heads}")
-        self.embed = nn.Embedding(vocab_size, out_dim, padding_idx=0)
+        self.embed = token_embedding(vocab_size, out_dim)
         if positions == "learned":
             self.position = nn.Parameter(0.02 * torch.randn(max_length, out_dim))
         elif positions == "sinusoidal":
@@ -153,7 +187,12 @@ class TextEncoder(nn.Module):
         self.norm = nn.LayerNorm(out_dim)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        mask = check_tokens(input_ids, attention_mask, max_length=self.position.shape[0])
+        mask = check_tokens(
+            input_ids,
+            attention_mask,
+            max_length=self.position.shape[0],
+            vocab_size=self.embed.num_embeddings,
+        )
         h = self.embed(input_ids) + self.position[: input_ids.shape[1]]  # (B, L, D)
         h = self.norm(self.transformer(h, src_key_padding_mask=~mask))  # (B, L, D)
         return masked_mean(h, mask)  # (B, D)

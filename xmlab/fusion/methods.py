@@ -29,13 +29,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xmlab import checks
+
 
 def check_features(features: dict, dims: dict[str, int], where: str) -> None:
     """Raise a clear error unless ``features`` holds every modality of ``dims`` at its size."""
     if not isinstance(features, dict):
         raise TypeError(
             f"{where} takes a dict of features, one per modality ({sorted(dims)}), "
-            f"got {type(features).__name__}"
+            f"got {type(features).__name__}: pass {{modality: tensor, ...}}"
         )
     for name, dim in dims.items():
         if name not in features:
@@ -48,8 +50,10 @@ def check_features(features: dict, dims: dict[str, int], where: str) -> None:
         if not isinstance(x, torch.Tensor) or x.ndim not in (2, 3) or x.shape[-1] != dim:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(
-                f"{where} expects {name} features shaped (B, {dim}) or (B, T, {dim}), got {shape}"
+                f"{where} expects {name} features shaped (B, {dim}) or (B, T, {dim}), got {shape}:"
+                f" pass the {name} encoder's output, or build the model with dims[{name!r}]"
             )
+    checks.same_items({m: len(features[m]) for m in dims}, where)
 
 
 def pool(x: torch.Tensor) -> torch.Tensor:
@@ -67,8 +71,14 @@ class Fusion(nn.Module):
 
     def __init__(self, dims: dict[str, int], out_dim: int):
         super().__init__()
-        if not dims:
-            raise ValueError("a fusion module needs at least one modality in dims")
+        if not isinstance(dims, dict) or not dims:
+            raise ValueError(
+                f"a fusion module needs dims, a dict of modality -> feature size, got {dims!r}:"
+                ' e.g. {"image": 64, "audio": 64}'
+            )
+        for name, dim in dims.items():
+            checks.number(dim, f"dims[{name!r}]", integer=True, at_least=1, fix="a feature size")
+        checks.number(out_dim, "out_dim", integer=True, at_least=1, fix="e.g. the class count")
         self.dims, self.out_dim = dict(dims), out_dim
         self.modalities = list(dims)
 
@@ -183,6 +193,7 @@ class LowRankFusion(Fusion):
 
     def __init__(self, dims: dict[str, int], out_dim: int, *, rank: int = 4, hidden: int = 128):
         super().__init__(dims, out_dim)
+        checks.number(rank, "rank", integer=True, at_least=1, fix="e.g. rank=4")
         self.rank, self.hidden = rank, hidden
         self.factors = nn.ParameterDict(
             {
@@ -258,6 +269,5 @@ FUSIONS: dict[str, type[Fusion]] = {
 
 def make_fusion(method: str, dims: dict[str, int], out_dim: int, **options) -> Fusion:
     """Build the fusion module called ``method`` (one of :data:`FUSIONS`)."""
-    if method not in FUSIONS:
-        raise ValueError(f"unknown fusion method {method!r}: expected one of {', '.join(FUSIONS)}")
+    checks.one_of(method, list(FUSIONS), "fusion method")
     return FUSIONS[method](dims, out_dim, **options)

@@ -133,7 +133,7 @@ def add_noise(images: torch.Tensor, std: float, *, seed: int = 0) -> torch.Tenso
     """Gaussian pixel noise of standard deviation ``std`` on images in [0, 1] (uint8 images
     are scaled first); the result is clipped back to [0, 1]."""
     if std < 0:
-        raise ValueError(f"noise std must be >= 0, got {std}")
+        raise ValueError(f"noise std must be >= 0, got {std}: pass e.g. 0.1, or 0 for none")
     images = images.float() / 255 if images.dtype == torch.uint8 else images.float()
     g = torch.Generator().manual_seed(seed)
     noise = torch.randn(images.shape, generator=g).to(images.device) * std  # (N, C, H, W)

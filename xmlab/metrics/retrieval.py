@@ -5,6 +5,10 @@ its first relevant item (1 = found first); Recall@K is the fraction of queries w
 mean and median rank summarise the ranks; average precision also rewards finding *all* the
 relevant items early, when a query has many (every image of the same digit, say).
 
+One tie rule holds everywhere (``xmlab/metrics/ranks.py``), the pessimistic one of open_clip's
+evaluation: a gallery item that scores *the same* as a relevant item is ranked before it, so a
+model that gives every item one score earns nothing.
+
 Relevance is the identity by default (query ``i`` matches gallery item ``i``), or label-level:
 gallery items whose label equals the query's label are all correct. Similarities are computed
 in chunks of queries, so a 50,000-item gallery never needs a 50,000 x 50,000 matrix; the results
@@ -22,6 +26,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from xmlab import checks
+from xmlab.metrics.ranks import rank_block
 
 CHUNK_SIZE = 1024  # queries scored at once: memory is CHUNK_SIZE x gallery size floats
 
@@ -53,7 +58,11 @@ def relevance_labels(
     queries as gallery items.
     """
     if (query_labels is None) != (gallery_labels is None):
-        raise ValueError("pass both query_labels and gallery_labels, or neither")
+        given = "query" if gallery_labels is None else "gallery"
+        raise ValueError(
+            f"got {given} labels only, expected both query_labels and gallery_labels, or "
+            "neither: pass the other one too"
+        )
     if query_labels is None:
         if n_queries != n_gallery:
             raise ValueError(
@@ -61,7 +70,10 @@ def relevance_labels(
                 "query_labels and gallery_labels to say which items are relevant to which query"
             )
         return torch.arange(n_queries), torch.arange(n_gallery)
-    q, g = torch.as_tensor(query_labels).flatten(), torch.as_tensor(gallery_labels).flatten()
+    q, g = (
+        checks.label_ids(query_labels, "query labels"),
+        checks.label_ids(gallery_labels, "gallery labels"),
+    )
     if len(q) != n_queries or len(g) != n_gallery:
         raise ValueError(
             f"got {len(q)} query labels for {n_queries} queries and {len(g)} gallery labels "
@@ -78,26 +90,10 @@ def similarity_chunks(
     Shapes:
         queries: (Q, D), gallery: (G, D) -> blocks (c, G) with c <= chunk_size.
     """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    checks.number(chunk_size, "chunk_size", integer=True, at_least=1, fix="e.g. 1024 queries")
     checks.same_width(queries, gallery, ("query", "gallery"))
     for start in range(0, queries.shape[0], chunk_size):
         yield start, queries[start : start + chunk_size] @ gallery.T  # (c, G)
-
-
-def _rank_block(block: torch.Tensor, relevant: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """First-relevant rank (1-based) and average precision of each row of a scored block.
-
-    Ties are broken against the query: an irrelevant item scoring *equal* to a relevant one is
-    ranked before it, so a model that scores everything the same earns nothing.
-    """
-    by_relevance = relevant.int().argsort(dim=1, stable=True)  # (c, G) irrelevant first
-    scores = block.gather(1, by_relevance)  # (c, G)
-    order = scores.argsort(dim=1, descending=True, stable=True)  # (c, G)
-    hits = relevant.gather(1, by_relevance.gather(1, order)).float()  # (c, G) in ranked order
-    first = hits.argmax(dim=1) + 1  # (c,)
-    precision = hits.cumsum(1) / torch.arange(1, hits.shape[1] + 1, device=hits.device)
-    return first, (precision * hits).sum(1) / hits.sum(1)  # (c,), (c,)
 
 
 def query_ranks(
@@ -114,20 +110,26 @@ def query_ranks(
         queries: (Q, D), gallery: (G, D), labels: (Q,) and (G,) -> (Q,) long, (Q,) float.
     """
     queries, gallery = check_embeddings(queries, "query"), check_embeddings(gallery, "gallery")
-    q_lab, g_lab = relevance_labels(len(queries), len(gallery), query_labels, gallery_labels)
-    q_lab, g_lab = q_lab.to(queries.device), g_lab.to(queries.device)
+    return _query_ranks(queries, gallery, query_labels, gallery_labels, chunk_size)
+
+
+def _query_ranks(queries, gallery, query_labels, gallery_labels, chunk_size: int):
+    """:func:`query_ranks` of checked embeddings."""
+    labels = relevance_labels(len(queries), len(gallery), query_labels, gallery_labels)
+    q_lab, g_lab = (x.to(queries.device) for x in labels)
+    identity = query_labels is None  # query i matches gallery item i: no mask needed
     ranks, aps = [], []
     for start, block in similarity_chunks(
         queries, gallery.to(queries.device), chunk_size=chunk_size
     ):
-        relevant = q_lab[start : start + len(block), None] == g_lab[None, :]  # (c, G)
-        if not relevant.any(1).all():
+        relevant = None if identity else q_lab[start : start + len(block), None] == g_lab[None, :]
+        if relevant is not None and not relevant.any(1).all():
             row = start + int((~relevant.any(1)).nonzero()[0])
             raise ValueError(
                 f"query {row} (label {int(q_lab[row])}) has no relevant item in the gallery: "
                 "every query label must appear among the gallery labels"
             )
-        first, ap = _rank_block(block, relevant)
+        first, ap = rank_block(block, relevant, start=start)
         ranks.append(first.cpu())
         aps.append(ap.cpu())
     return torch.cat(ranks), torch.cat(aps)
@@ -138,6 +140,10 @@ def summarize_ranks(
 ) -> dict[str, float]:
     """``{prefix}R@K`` for every K, ``{prefix}mean_rank`` and ``{prefix}median_rank``."""
     out = {}
+    if isinstance(ks, (int, str)) or not ks:
+        raise TypeError(
+            f"ks must be a list of cut-offs such as (1, 5, 10), got {ks!r}: e.g. ks=(1,)"
+        )
     for k in ks:
         if not 1 <= k <= n_gallery:
             raise ValueError(
@@ -164,19 +170,25 @@ def recall_at_k(
     Shapes:
         similarity: (Q, G); query_groups: (Q,); gallery_groups: (G,) -> float in [0, 1].
     """
-    if similarity.ndim != 2 or 0 in similarity.shape:
-        raise ValueError(f"expected a non-empty (Q, G) similarity, got {tuple(similarity.shape)}")
+    if not isinstance(similarity, torch.Tensor) or similarity.ndim != 2 or 0 in similarity.shape:
+        raise ValueError(
+            f"expected a non-empty (Q, G) similarity, got {checks._shape(similarity)}: pass "
+            "queries @ gallery.T"
+        )
     q, g = similarity.shape
     if not 1 <= k <= g:
-        raise ValueError(f"k must be between 1 and the gallery size {g}, got {k}")
-    if torch.isnan(similarity).any():
-        raise ValueError("similarity contains NaN: check the embeddings")
+        raise ValueError(f"k must be between 1 and the gallery size {g}, got {k}: pick such a k")
+    checks.finite(similarity, "similarity", fix="check the embeddings")
     if query_groups is None and gallery_groups is None and q != g:
-        raise ValueError(f"{q} queries and {g} gallery items: pass groups to say which match")
-    query_groups, gallery_groups = relevance_labels(q, g, query_groups, gallery_groups)
-    top = similarity.topk(k, dim=1).indices  # (Q, k)
-    hits = gallery_groups.to(top.device)[top] == query_groups.to(top.device)[:, None]  # (Q, k)
-    return hits.any(dim=1).float().mean().item()
+        raise ValueError(
+            f"{q} queries but {g} gallery items and no groups (expected one gallery item per "
+            "query): pass groups to say which match"
+        )
+    labels = relevance_labels(q, g, query_groups, gallery_groups)
+    q_lab, g_lab = (x.to(similarity.device) for x in labels)
+    relevant = None if query_groups is None else q_lab[:, None] == g_lab[None, :]  # (Q, G)
+    ranks, _ = rank_block(similarity.detach(), relevant)
+    return (ranks <= k).float().mean().item()
 
 
 def rank_metrics(
@@ -204,13 +216,13 @@ def rank_metrics(
         ``{"{prefix}R@1": ..., "{prefix}mean_rank": ..., "{prefix}median_rank": ...,
         "{prefix}mAP": ...}``
     """
-    ranks, aps = query_ranks(
-        queries,
-        gallery,
-        query_labels=query_labels,
-        gallery_labels=gallery_labels,
-        chunk_size=chunk_size,
-    )
+    queries, gallery = check_embeddings(queries, "query"), check_embeddings(gallery, "gallery")
+    return _rank_metrics(queries, gallery, ks, (query_labels, gallery_labels), prefix, chunk_size)
+
+
+def _rank_metrics(queries, gallery, ks, labels, prefix: str, chunk_size: int) -> dict:
+    """:func:`rank_metrics` of checked embeddings."""
+    ranks, aps = _query_ranks(queries, gallery, *labels, chunk_size)
     out = summarize_ranks(ranks, ks=ks, n_gallery=len(gallery), prefix=prefix)
     out[f"{prefix}mAP"] = aps.mean().item()
     return out
@@ -228,7 +240,10 @@ def mean_average_precision(
     relevant items among those ranked up to it, averaged. 1 when every relevant item comes
     before every irrelevant one."""
     if query_labels is None or gallery_labels is None:
-        raise ValueError("mean average precision needs query_labels and gallery_labels")
+        raise ValueError(
+            "mean average precision needs query_labels and gallery_labels (got None): pass "
+            "both, or use rank_metrics for one relevant item per query"
+        )
     _, aps = query_ranks(
         queries,
         gallery,
@@ -273,15 +288,5 @@ def retrieval_metrics(
         ("image_to_text_", image_emb, text_emb),
         ("text_to_image_", text_emb, image_emb),
     ):
-        out.update(
-            rank_metrics(
-                q,
-                g,
-                ks=ks,
-                query_labels=groups,
-                gallery_labels=groups,
-                prefix=name,
-                chunk_size=chunk_size,
-            )
-        )
+        out.update(_rank_metrics(q, g, ks, (groups, groups), name, chunk_size))
     return out

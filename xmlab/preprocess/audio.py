@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from xmlab import checks
+
 MU = 255  # mu-law companding constant (G.711)
 
 
@@ -77,7 +79,7 @@ def mel_filterbank(
     if not 0 <= f_min < f_max <= sample_rate / 2:
         raise ValueError(
             f"need 0 <= f_min < f_max <= sample_rate / 2 = {sample_rate / 2}, "
-            f"got f_min={f_min}, f_max={f_max}"
+            f"got f_min={f_min}, f_max={f_max}: lower f_max (None means sample_rate / 2)"
         )
     freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)  # (F,)
     lo, hi = hz_to_mel(f_min, mel_scale=mel_scale), hz_to_mel(f_max, mel_scale=mel_scale)
@@ -108,7 +110,10 @@ def spectrogram(
         wave: ``(T,)`` or ``(B, T)`` float. Returns ``(n_fft // 2 + 1, frames)`` or
         ``(B, n_fft // 2 + 1, frames)``, with ``frames = 1 + T // hop_length`` when ``center``.
     """
-    wave = _as_float_wave(wave)
+    for name, value in (("n_fft", n_fft), ("hop_length", hop_length)):
+        checks.number(value, name, integer=True, at_least=1, fix="e.g. n_fft=256, hop_length=80")
+    needed = n_fft // 2 + 1 if center else n_fft
+    wave = _as_float_wave(wave, min_length=needed, why=f" for an FFT window of n_fft={n_fft}")
     win_length = n_fft if win_length is None else win_length
     window = torch.hann_window(win_length, device=wave.device, dtype=wave.dtype)
     stft = torch.stft(
@@ -150,7 +155,7 @@ def log_mel(wave: torch.Tensor, config: MelConfig | None = None, **overrides) ->
     Returns:
         ``(n_mels, frames)`` or ``(B, n_mels, frames)`` float32.
     """
-    cfg = MelConfig(**{**(config or MelConfig()).__dict__, **overrides})
+    cfg = _mel_config(config, overrides)
     power = spectrogram(wave, n_fft=cfg.n_fft, hop_length=cfg.hop_length)  # (B?, F, frames)
     fbank = mel_filterbank(
         n_fft=cfg.n_fft,
@@ -158,12 +163,26 @@ def log_mel(wave: torch.Tensor, config: MelConfig | None = None, **overrides) ->
         sample_rate=cfg.sample_rate,
         f_min=cfg.f_min,
         f_max=cfg.f_max,
-    ).to(power.device)  # (M, F)
+    ).to(power)  # (M, F), in the waveform's dtype (float64 stays float64)
     mel = torch.log10(torch.clamp(fbank @ power, min=cfg.eps))  # (B?, M, frames)
     if cfg.normalize:
         dims = (-2, -1)
         mel = (mel - mel.mean(dims, keepdim=True)) / (mel.std(dims, keepdim=True) + 1e-5)
     return mel
+
+
+def _mel_config(config: MelConfig | None, overrides: dict) -> MelConfig:
+    """``config`` with ``overrides`` applied, every field checked."""
+    unknown = sorted(set(overrides) - set(MelConfig.__dataclass_fields__))
+    if unknown:
+        raise TypeError(
+            f"log_mel got unknown settings {unknown}: expected fields of MelConfig "
+            f"({', '.join(MelConfig.__dataclass_fields__)})"
+        )
+    cfg = MelConfig(**{**(config or MelConfig()).__dict__, **overrides})
+    for name in ("sample_rate", "n_mels"):
+        checks.number(getattr(cfg, name), name, integer=True, at_least=1, fix="e.g. n_mels=40")
+    return cfg
 
 
 def resample(wave: torch.Tensor, orig_sr: int, new_sr: int, *, zeros: int = 16) -> torch.Tensor:
@@ -172,6 +191,8 @@ def resample(wave: torch.Tensor, orig_sr: int, new_sr: int, *, zeros: int = 16) 
     Each output sample ``y[n]`` at time ``n / new_sr`` sums the input samples around it weighted
     by ``sinc`` of the time offset, over ``zeros`` zero crossings on each side.
     """
+    for name, rate in (("orig_sr", orig_sr), ("new_sr", new_sr)):
+        checks.number(rate, name, integer=True, at_least=1, fix="sample rates are in Hz, e.g. 8000")
     wave = _as_float_wave(wave)
     if orig_sr == new_sr:
         return wave
@@ -211,18 +232,9 @@ def prepare_audio(
     return resample(torch.as_tensor(wave), sample_rate, target_sr)
 
 
-def _as_float_wave(wave: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """Check a waveform's shape and dtype; int16 becomes float in [-1, 1)."""
-    wave = torch.as_tensor(wave)
-    if wave.ndim not in (1, 2) or wave.shape[-1] == 0:
-        raise ValueError(
-            f"expected a waveform of shape (T,) or (B, T) with T > 0, got {tuple(wave.shape)}"
-        )
-    if wave.dtype == torch.int16:
-        return wave.float() / 32768.0
-    if not wave.is_floating_point():
-        raise TypeError(f"expected a float or int16 waveform, got dtype {wave.dtype}")
-    return wave
+def _as_float_wave(wave, *, min_length: int = 1, why: str = "") -> torch.Tensor:
+    """Check a waveform's shape, dtype and samples; int16 becomes float in [-1, 1)."""
+    return checks.waveform(wave, min_length=min_length, why=why)
 
 
 def mu_law_encode(wave: np.ndarray) -> np.ndarray:

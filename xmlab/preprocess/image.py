@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import torch
 
+from xmlab import checks
+
 SHAPES_MEAN = (0.2, 0.2, 0.2)  # per-channel statistics of Shapes scenes (mostly dark background)
 SHAPES_STD = (0.25, 0.25, 0.25)
 
@@ -18,27 +20,24 @@ def check_images(images: torch.Tensor, *, channels: int | None = 3) -> torch.Ten
         TypeError: when ``images`` is not a tensor of a supported dtype.
         ValueError: for any other layout, with the shape that came and what was expected.
     """
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(
-            f"expected images as a torch.Tensor (B, C, H, W), got {type(images).__name__}"
-        )
-    if images.dtype != torch.uint8 and not images.is_floating_point():
-        raise TypeError(f"expected uint8 or float images, got dtype {images.dtype}")
-    if images.ndim != 4:
-        hint = " (a single image? add a batch axis with images[None])" if images.ndim == 3 else ""
-        raise ValueError(f"expected images shaped (B, C, H, W), got {tuple(images.shape)}{hint}")
-    if channels is not None and images.shape[1] != channels:
-        raise ValueError(
-            f"expected {channels} channels in images (B, C, H, W), got shape {tuple(images.shape)}"
-            " (channels-last? use images.permute(0, 3, 1, 2))"
-        )
-    return images
+    return checks.image_batch(images, channels=channels)
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 pixels in 0..255 become floats in [0, 1]; float images pass through."""
+    """uint8 pixels in 0..255 become floats in [0, 1]; float images (finite, in [0, 1]) pass
+    through."""
     check_images(images, channels=None)
-    return images.float() / 255 if images.dtype == torch.uint8 else images
+    if images.dtype == torch.uint8:
+        return images.float() / 255
+    checks.finite(images, "the images' pixels", fix="replace them, e.g. torch.nan_to_num(images)")
+    low, high = torch.aminmax(images) if images.numel() else (torch.tensor(0), torch.tensor(1))
+    if low < -1e-3 or high > 1 + 1e-3:
+        raise ValueError(
+            f"float images must hold values in [0, 1], got values from {low.item():.3g} to "
+            f"{high.item():.3g}: pass uint8 pixels 0..255, divide 0..255 floats by 255, and "
+            "normalise only once"
+        )
+    return images
 
 
 def normalize_images(
@@ -48,10 +47,23 @@ def normalize_images(
     std: tuple[float, ...] = SHAPES_STD,
 ) -> torch.Tensor:
     """Scale to [0, 1] then subtract ``mean`` and divide by ``std`` per channel."""
+    _check_statistics(mean, std)
     images = to_float(check_images(images, channels=len(mean)))
     mean_t = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
     std_t = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
     return (images - mean_t) / std_t
+
+
+def _check_statistics(mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+    """One mean and one positive standard deviation per channel."""
+    if len(mean) != len(std):
+        raise ValueError(
+            f"got {len(mean)} channel means but {len(std)} standard deviations: give one of "
+            "each per channel, e.g. mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)"
+        )
+    fix = "dividing by it gives infinite pixels; pass each channel's standard deviation"
+    for value in std:
+        checks.number(value, f"every std (std={tuple(std)})", above=0, fix=fix)
 
 
 class ImageTransform:
@@ -89,12 +101,15 @@ class ImageTransform:
             ]
         if size is not None:
             steps.append(v2.Resize((size, size), antialias=True))
+        _check_statistics(mean, std)
         steps.append(v2.Normalize(list(mean), list(std)))
         self.channels, self.pipeline = len(mean), v2.Compose(steps)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         single = isinstance(images, torch.Tensor) and images.ndim == 3
         batch = check_images(images[None] if single else images, channels=self.channels)
+        if batch.is_floating_point():
+            checks.finite(batch, "the images' pixels", fix="replace them, e.g. torch.nan_to_num")
         out = self.pipeline(batch)  # (B, C, H', W')
         return out[0] if single else out
 

@@ -23,7 +23,10 @@ class _Vocabulary:
     def __init__(self, vocab: Iterable[str]):
         self.itos = list(vocab)
         if tuple(self.itos[: len(SPECIALS)]) != SPECIALS:
-            raise ValueError(f"a vocabulary must start with the special tokens {SPECIALS}")
+            raise ValueError(
+                f"a vocabulary must start with the special tokens {SPECIALS}, got "
+                f"{self.itos[:4]}: make one with .build(corpus)"
+            )
         self.stoi = {tok: i for i, tok in enumerate(self.itos)}
 
     def __len__(self) -> int:
@@ -37,7 +40,25 @@ class _Vocabulary:
         """Encode and pad a batch: ``{"input_ids": (B, L), "attention_mask": (B, L) bool}``."""
         if isinstance(texts, str):
             texts = [texts]
-        return pad_ids([self.encode(t) for t in texts], self.pad_id)
+        return pad_ids([self.encode(t) for t in corpus_texts(texts, "a tokenizer")], self.pad_id)
+
+
+def corpus_texts(corpus, where: str) -> list[str]:
+    """``corpus`` as a list of strings, or an error: one string is not a corpus (iterating it
+    would give letters) and every item must be a text."""
+    if isinstance(corpus, str) or not isinstance(corpus, Iterable):
+        raise TypeError(
+            f"{where} takes a list of texts, got {type(corpus).__name__} {corpus!r:.40}: "
+            "wrap a single text in a list, [text]"
+        )
+    texts = list(corpus)
+    bad = next((t for t in texts if not isinstance(t, str)), None)
+    if bad is not None:
+        raise TypeError(
+            f"{where} takes texts (str), got {bad!r} ({type(bad).__name__}) in the list: "
+            "convert every item to a str"
+        )
+    return texts
 
 
 class WordTokenizer(_Vocabulary):
@@ -59,10 +80,14 @@ class WordTokenizer(_Vocabulary):
     @classmethod
     def build(cls, corpus: Iterable[str], *, min_freq: int = 1, **kwargs) -> WordTokenizer:
         """Make a tokenizer whose vocabulary holds every word seen ``min_freq`` times or more."""
-        counts = Counter(tok for text in corpus for tok in cls.split(text))
+        texts = corpus_texts(corpus, "WordTokenizer.build")
+        counts = Counter(tok for text in texts for tok in cls.split(text))
         words = sorted(w for w, c in counts.items() if c >= min_freq and w not in SPECIALS)
         if not words:
-            raise ValueError("the corpus has no words: pass a list of non-empty texts")
+            raise ValueError(
+                f"the corpus has no words (got {len(texts)} texts, expected at least one word "
+                f"seen {min_freq} time(s)): pass a list of non-empty texts"
+            )
         return cls([*SPECIALS, *words], **kwargs)
 
     @staticmethod
@@ -136,9 +161,13 @@ class CharTokenizer(_Vocabulary):
     @classmethod
     def build(cls, corpus: Iterable[str], *, lowercase: bool = True, **kwargs) -> CharTokenizer:
         """A tokenizer for every character that occurs in ``corpus``."""
-        chars = sorted({c for text in corpus for c in (text.lower() if lowercase else text)})
+        texts = corpus_texts(corpus, "CharTokenizer.build")
+        chars = sorted({c for text in texts for c in (text.lower() if lowercase else text)})
         if not chars:
-            raise ValueError("the corpus has no characters: pass a list of non-empty texts")
+            raise ValueError(
+                f"the corpus has no characters (got {len(texts)} empty texts): pass a list of "
+                "non-empty texts"
+            )
         return cls([*SPECIALS, *chars], lowercase=lowercase, **kwargs)
 
     def encode(self, text: str) -> list[int]:

@@ -40,7 +40,10 @@ def split_batch(batch: dict, chunks: int) -> list[dict]:
     """Cut a dict batch into ``chunks`` micro-batches along the first axis (lists too)."""
     n = len(next(iter(batch.values())))
     if not 1 <= chunks <= n:
-        raise ValueError(f"cannot split a batch of {n} items into {chunks} micro-batches")
+        raise ValueError(
+            f"cannot split a batch of {n} items into {chunks} micro-batches (expected at least "
+            f"one item each): use accumulate <= batch size, or a larger batch_size"
+        )
     bounds = torch.linspace(0, n, chunks + 1).round().long().tolist()
     return [{k: v[start:end] for k, v in batch.items()} for start, end in zip(bounds, bounds[1:])]
 

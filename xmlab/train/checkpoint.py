@@ -5,7 +5,9 @@ the random number generators (Python, NumPy, PyTorch on CPU and GPU, and the dat
 shuffling), the history so far and any metadata (the configuration, the epoch). It is written
 to a temporary file that then replaces the target in one step, so a crash mid-save never leaves
 a half-written checkpoint, and it is read back with ``torch.load(weights_only=True)``, which
-cannot run code hidden in a file.
+cannot run code hidden in a file. A model with NaN or infinite weights is never saved, and each
+saved tensor carries a checksum, so a file damaged on disk (flipped bytes, a cut-off copy) is
+refused with an error instead of loading wrong weights.
 
 Explained in: notebooks/04_optimization.ipynb
 """
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import os
 import random
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +57,37 @@ def set_rng_state(state: dict, generator: torch.Generator | None = None) -> None
         generator.set_state(state["loader"])
 
 
+def _tensors(value, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor inside nested dicts, lists and tuples, with a path naming it."""
+    if isinstance(value, torch.Tensor):
+        yield prefix, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _tensors(item, f"{prefix}/{key}" if prefix else str(key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _tensors(item, f"{prefix}/{i}")
+
+
+def _crc(t: torch.Tensor) -> int:
+    """A CRC-32 of a tensor's bytes (any dtype)."""
+    return zlib.crc32(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+
+
+def checksums(payload: dict) -> dict[str, int]:
+    """A CRC-32 of every tensor of a checkpoint, by its path (``"model/encoder.weight"``)."""
+    return {name: _crc(t) for name, t in _tensors(payload)}
+
+
+def first_not_finite(state: dict) -> str | None:
+    """The name of the first floating tensor of ``state`` holding NaN or inf, or ``None``."""
+    floats = [(k, v) for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point()]
+    if not floats:
+        return None
+    ok = torch.stack([torch.isfinite(v).all().cpu() for _, v in floats])  # one wait for all
+    return None if ok.all() else floats[int((~ok).nonzero()[0])][0]
+
+
 def save_checkpoint(path: str | os.PathLike, **parts) -> Path:
     """Save the ``state_dict()`` of each named part (model, optimizer, ...) atomically.
 
@@ -63,6 +98,10 @@ def save_checkpoint(path: str | os.PathLike, **parts) -> Path:
 
     Returns:
         The path written.
+
+    Raises:
+        CheckpointError: when the model's weights hold NaN or infinite values (nothing is
+            written, the last good checkpoint stays).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +109,14 @@ def save_checkpoint(path: str | os.PathLike, **parts) -> Path:
     for name, part in parts.items():
         if part is not None:
             payload[name] = part.state_dict() if hasattr(part, "state_dict") else part
+    bad = first_not_finite(payload.get("model", {}))
+    if bad is not None:
+        raise CheckpointError(
+            f"not saving {path}: the model's {bad} holds NaN or infinite values (expected "
+            "finite weights); the run diverged, so lower the learning rate and train again "
+            "from the last good checkpoint"
+        )
+    payload["checksums"] = checksums(payload)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with tmp.open("wb") as f:
@@ -86,21 +133,54 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     """Read a checkpoint written by :func:`save_checkpoint` (tensors land on the CPU)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path.resolve()}: check the path")
+        raise FileNotFoundError(
+            f"no checkpoint at {path.resolve()} (expected a file written by fit or "
+            "save_checkpoint): check the path"
+        )
+    if path.stat().st_size == 0:
+        raise CheckpointError(
+            f"the checkpoint {path} is empty (0 bytes, expected a saved run): the copy or the "
+            "save was cut short; pick an earlier checkpoint or train from the start"
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a damaged file
+        reason = (str(err).strip().splitlines() or [""])[0][:200]
         raise CheckpointError(
             f"cannot read the checkpoint {path}: the file is damaged or is not a checkpoint "
-            f"({type(err).__name__}: {str(err).splitlines()[0][:200]}). Pick an earlier "
-            "checkpoint or train from the start"
+            f"(expected one written by fit or save_checkpoint; {type(err).__name__}: "
+            f"{reason}). Pick an earlier checkpoint or train from the start"
         ) from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        got = f"keys {sorted(map(str, payload))[:5]}" if isinstance(payload, dict) else "no dict"
         raise CheckpointError(
-            f"{path} is not an xmlab checkpoint (expected format {FORMAT!r}): "
+            f"{path} is not an xmlab checkpoint (expected format {FORMAT!r}, got {got}): "
             "save it with xm.checkpoint.save_checkpoint or xm.train.fit"
         )
+    _verify(payload, path)
     return payload
+
+
+def _verify(payload: dict, path: Path) -> None:
+    """Refuse a checkpoint whose tensors changed since they were saved, or hold NaN."""
+    saved = payload.pop("checksums", None)
+    if saved is not None:  # checkpoints from before checksums load as they are
+        now = checksums(payload)
+        changed = [name for name in saved if now.get(name) != saved[name]]
+        if changed or now.keys() != saved.keys():
+            raise CheckpointError(
+                f"the checkpoint {path} is damaged: {(changed or ['its list of tensors'])[0]} "
+                "does not match the checksum saved with it (expected the bytes written at "
+                "save time; the file was changed on disk or copied incompletely). Pick an "
+                "earlier checkpoint or train from the start"
+            )
+    bad = first_not_finite(payload.get("model", {}))
+    if bad is not None:
+        raise CheckpointError(
+            f"the checkpoint {path} holds NaN or infinite weights in {bad} (expected finite "
+            "ones): it was saved from a run that diverged; pick an earlier checkpoint or "
+            "train from the start with a lower learning rate"
+        )
 
 
 def check_model_fits(model: torch.nn.Module, saved: dict, *, path: str | os.PathLike = "") -> None:

@@ -3,11 +3,12 @@
 ``fit`` runs epochs of mini-batch gradient descent. Each step is a short list of named parts:
 forward and backward (with mixed precision and gradient accumulation when asked), gradient
 clipping, the optimiser step, the schedule, and clamping the temperature. After each epoch it
-evaluates, calls back into user code, saves a checkpoint and decides whether to stop early.
+evaluates, saves a checkpoint, calls back into user code and decides whether to stop early.
 A ``History`` keeps every number it measured. The parts live beside this file in
 ``xmlab/train/``: optimisers and schedules (``optim.py``), accumulation (``accumulate.py``),
-checkpoints (``checkpoint.py``), ``History`` and ``Callback`` (``history.py``), and the loss
-hooks ``fit`` calls (``hooks.py``).
+checkpoints (``checkpoint.py``), ``History`` and ``Callback`` (``history.py``), the loss
+hooks ``fit`` calls (``hooks.py``) and what ``fit`` checks so that nothing is lost or quietly
+wrong (``guards.py``).
 
 Explained in: notebooks/00_welcome.ipynb and notebooks/04_optimization.ipynb
 """
@@ -28,7 +29,7 @@ from tqdm.auto import tqdm
 from xmlab import checks
 from xmlab.data.loaders import move_to
 from xmlab.encoders.dual import clamp_temperature, unwrap
-from xmlab.train import accumulate
+from xmlab.train import accumulate, guards
 from xmlab.train.checkpoint import (
     CheckpointError,
     read_checkpoint,
@@ -74,7 +75,7 @@ class TrainConfig:
         self.check()
 
     def check(self) -> None:
-        """Raise a ``ValueError`` that names the field for any impossible setting."""
+        """Raise an error that names the field for any impossible setting."""
         choices = {
             "optimizer": OPTIMIZERS,
             "schedule": SCHEDULES,
@@ -83,11 +84,7 @@ class TrainConfig:
         }
         for name, allowed in choices.items():
             checks.one_of(getattr(self, name), allowed, name)
-        for name in ("epochs", "accumulate", "patience"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}: try 1e-3")
+        guards.check_config(self)
 
 
 @dataclass
@@ -104,6 +101,7 @@ class _Run:
     history: History = field(default_factory=History)
     epoch: int = 0  # epochs finished
     params: list = field(default_factory=list)  # the trainable parameters, for clipping
+    saved: str = " the history"  # what is kept, for the message of an interrupted run
 
 
 def _start(model: nn.Module, loader, config: TrainConfig, loss_fn: LossFn) -> _Run:
@@ -115,7 +113,10 @@ def _start(model: nn.Module, loader, config: TrainConfig, loss_fn: LossFn) -> _R
             "use precision='bf16' or 'fp32'"
         )
     if config.accumulate > 1 and config.accumulation == "cached":
-        _check_cacheable(model, loss_fn)
+        guards.check_cacheable(model, loss_fn)
+    steps = guards.batches_per_epoch(loader, contrastive=hasattr(loss_fn, "pair_loss"))
+    if config.checkpoint:
+        guards.check_writable(config.checkpoint)
     model.to(device)
     opt = make_optimizer(
         model,
@@ -131,7 +132,7 @@ def _start(model: nn.Module, loader, config: TrainConfig, loss_fn: LossFn) -> _R
         config,
         device,
         opt,
-        scheduler=make_scheduler(opt, config, total_steps=config.epochs * len(loader)),
+        scheduler=make_scheduler(opt, config, total_steps=config.epochs * steps),
         scaler=torch.amp.GradScaler(device.type, enabled=config.precision == "fp16"),
         autocast=partial(torch.autocast, device.type, dtype=dtype) if dtype else nullcontext,
         params=[p for p in model.parameters() if p.requires_grad],
@@ -139,15 +140,6 @@ def _start(model: nn.Module, loader, config: TrainConfig, loss_fn: LossFn) -> _R
     if config.resume:
         _resume(run, loader)
     return run
-
-
-def _check_cacheable(model: nn.Module, loss_fn: LossFn) -> None:
-    if getattr(loss_fn, "pair_loss", None) is None or not hasattr(model, "encode_image"):
-        raise ValueError(
-            "accumulation='cached' needs a dual encoder (encode_image, encode_text, logit_scale) "
-            "and a loss of its embeddings: use loss_fn=xm.train.contrastive_loss or "
-            "xm.train.make_contrastive_loss(pair_loss), or accumulation='naive' for other losses"
-        )
 
 
 def _resume(run: _Run, loader) -> None:
@@ -175,6 +167,7 @@ def _save(run: _Run, loader) -> None:
         config=asdict(run.config),
         rng=rng_state(getattr(loader, "generator", None)),
     )
+    run.saved = f" the history; the checkpoint {run.config.checkpoint} holds epoch {run.epoch}"
 
 
 def _backward(run: _Run, batch: dict, loss_fn: LossFn) -> torch.Tensor:
@@ -182,7 +175,7 @@ def _backward(run: _Run, batch: dict, loss_fn: LossFn) -> torch.Tensor:
     cfg, scale = run.config, run.scaler.scale
     if cfg.accumulate == 1:
         with run.autocast():
-            loss = loss_fn(run.model, batch)
+            loss = guards.check_loss(loss_fn(run.model, batch))
         scale(loss).backward()
         return loss.detach()
     if cfg.accumulation == "naive":
@@ -200,14 +193,22 @@ def _backward(run: _Run, batch: dict, loss_fn: LossFn) -> torch.Tensor:
 
 
 def train_step(run: _Run, batch: dict, loss_fn: LossFn, epoch: int) -> dict:
-    """One optimiser step; returns its history row."""
-    model, opt, cfg = run.model, run.optimizer, run.config
+    """One optimiser step; returns its history row.
+
+    A NaN or infinite loss or gradient stops training with a ``FloatingPointError`` before
+    the step is taken; with ``precision="fp16"`` the gradient scaler skips a step whose
+    gradient overflowed (that is how it finds its scale), and the row says ``"skipped"``.
+    """
+    model, opt, cfg, fp16 = run.model, run.optimizer, run.config, run.scaler.is_enabled()
     opt.zero_grad(set_to_none=True)
-    loss = _backward(run, move_to(batch, run.device), loss_fn)
-    scalars = [loss]
+    loss = _backward(run, move_to(checks.batch_keys(batch, [], "fit"), run.device), loss_fn)
+    if cfg.clip_grad_norm or fp16:
+        run.scaler.unscale_(opt)  # clip and measure the true gradient, not the fp16-scaled one
     if cfg.clip_grad_norm:
-        run.scaler.unscale_(opt)  # clip the true gradient, not the fp16-scaled one
-        scalars.append(nn.utils.clip_grad_norm_(run.params, cfg.clip_grad_norm))
+        norm = nn.utils.clip_grad_norm_(run.params, cfg.clip_grad_norm)
+    else:
+        norm = guards.grad_norm(run.params)
+    scalars = [loss, norm.to(loss.device)]
     log_scale = getattr(unwrap(model), "logit_scale", None)  # also inside DDP
     if isinstance(log_scale, torch.Tensor):
         scalars.append(log_scale.detach())
@@ -220,22 +221,16 @@ def train_step(run: _Run, batch: dict, loss_fn: LossFn, epoch: int) -> dict:
     if isinstance(log_scale, torch.Tensor):
         row["temperature"] = math.exp(-values[-1])  # 1 / logit_scale.exp()
     if not math.isfinite(row["loss"]):
-        _raise_not_finite(row)
+        guards.raise_not_finite_loss(row)
+    if not math.isfinite(values[1]):
+        if not fp16:
+            guards.raise_not_finite_gradient(model, row, values[1])
+        row["skipped"] = "fp16 overflow: the gradient scaler skipped the step, lowered its scale"
     run.scaler.step(opt)  # an fp16 step with inf/NaN gradients is skipped
     run.scaler.update()
     run.scheduler.step()
     clamp_temperature(model)
     return row
-
-
-def _raise_not_finite(row: dict) -> None:
-    temperature = f" (it is {row['temperature']:.3g})" if "temperature" in row else ""
-    raise FloatingPointError(
-        f"the loss became {row['loss']} at step {row['step']}: lower the learning rate "
-        f"(it is {row['lr']:.3g}) or clip gradients (clip_grad_norm=1.0), check the "
-        f"temperature{temperature}: a tiny one overflows the logits, try precision='fp32' if "
-        "mixed precision is on, and check the inputs for NaN"
-    )
 
 
 def train_one_epoch(run: _Run, loader, epoch: int, *, loss_fn: LossFn, callbacks=(), bar=None):
@@ -251,7 +246,9 @@ def train_one_epoch(run: _Run, loader, epoch: int, *, loss_fn: LossFn, callbacks
             bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}", refresh=False)
         for cb in callbacks:
             cb.on_step(row, run.model)
-    return {"epoch": epoch, "loss": total / max(n, 1), "seconds": time.perf_counter() - start}
+    if n == 0:
+        guards.raise_no_batches(loader, epoch)
+    return {"epoch": epoch, "loss": total / n, "seconds": time.perf_counter() - start}
 
 
 def fit(
@@ -267,7 +264,11 @@ def fit(
 
     Pressing a notebook's stop button (``KeyboardInterrupt``) ends training cleanly: the model
     keeps its last completed step and the history so far is returned (``history.stopped``
-    says so). A NaN or infinite loss raises a ``FloatingPointError`` naming the step.
+    says so); a checkpoint file always holds a whole epoch. A NaN or infinite loss or gradient
+    raises a ``FloatingPointError`` naming the step, before the step is taken; weights are
+    checked finite before every save. Mistakes in the settings, the loader or the checkpoint
+    path are found before the first step. An error that ends training carries the history so
+    far as ``err.history``.
 
     Args:
         model: any module; moved to the configured device.
@@ -294,22 +295,27 @@ def fit(
     except KeyboardInterrupt:
         model.zero_grad(set_to_none=True)
         run.history.stopped = f"interrupted after step {len(run.history)}"
-        print(f"Training stopped by the user after step {len(run.history)}; history kept.")
+        print(f"Training stopped by the user after step {len(run.history)}; kept{run.saved}.")
+    except Exception as err:
+        err.history = run.history  # what was measured before the error is not lost
+        raise
     finally:
         bar.close()
     return run.history
 
 
 def _end_epoch(run: _Run, loader, row: dict, eval_fn, callbacks) -> bool:
-    """Evaluate, record, call back, save; returns True when early stopping says stop."""
+    """Check, evaluate, record, save, then call back (so an interrupt in a callback leaves the
+    history and the checkpoint agreeing); returns True when early stopping says stop."""
+    guards.check_finite_model(run.model, row["epoch"], run.optimizer.param_groups[0]["lr"])
     if eval_fn is not None:
         row.update(evaluate(run.model, eval_fn))
     run.history.epochs.append(row)
     run.epoch = row["epoch"]
-    for cb in callbacks:
-        cb.on_epoch_end(row, run.model)
     if run.config.checkpoint:
         _save(run, loader)
+    for cb in callbacks:
+        cb.on_epoch_end(row, run.model)
     if run.config.monitor:
         run.history.stopped = early_stop(run.history, run.config.monitor, run.config.patience)
     return bool(run.history.stopped)
@@ -318,4 +324,10 @@ def _end_epoch(run: _Run, loader, row: dict, eval_fn, callbacks) -> bool:
 def evaluate(model: nn.Module, eval_fn: Callable[[nn.Module], dict]) -> dict:
     """Call ``eval_fn(model)`` in eval mode without gradients, then put the model back."""
     with evaluating(model):
-        return dict(eval_fn(model))
+        metrics = eval_fn(model)
+    if not isinstance(metrics, dict):
+        raise TypeError(
+            f"eval_fn must return a dict of metrics, got {type(metrics).__name__}: return e.g."
+            ' {"val_loss": loss}'
+        )
+    return metrics

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
+from xmlab import checks
 from xmlab.data.loaders import move_to
 from xmlab.utils import get_device, moved
 
@@ -67,14 +68,17 @@ def make_optimizer(
     """
     groups = param_groups(model, weight_decay)
     if not groups:
-        raise ValueError("the model has no trainable parameters: nothing to optimise")
+        raise ValueError(
+            "the model has no trainable parameters (expected at least one with requires_grad),"
+            " so there is nothing to optimise: unfreeze a part of it, or train another model"
+        )
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum)
     if name == "adam":
         return torch.optim.Adam(groups, lr=lr, betas=betas)
     if name == "adamw":
         return torch.optim.AdamW(groups, lr=lr, betas=betas)
-    raise ValueError(f"unknown optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}")
+    checks.one_of(name, OPTIMIZERS, "optimizer")
 
 
 def lr_factor(
@@ -97,8 +101,7 @@ def lr_factor(
     - ``"cosine"``: half a cosine from 1 down to 0 at ``total_steps``:
       ``0.5 * (1 + cos(pi * t / (total_steps - warmup_steps)))``.
     """
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}: expected one of {', '.join(SCHEDULES)}")
+    checks.one_of(schedule, SCHEDULES, "schedule")
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     t, rest = step - warmup_steps, max(total_steps - warmup_steps, 1)
