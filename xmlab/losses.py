@@ -275,6 +275,65 @@ def cca_loss(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-3, k: int | No
     return -corr[:k].mean()
 
 
+def negclip_loss(
+    image_emb: torch.Tensor,
+    text_emb: torch.Tensor,
+    *,
+    logit_scale: torch.Tensor | float,
+    text_negatives: torch.Tensor,
+    positives: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """CLIP's loss with hard-negative captions (NegCLIP): images must also beat near-misses.
+
+    Each image picks its own caption among the B captions of the batch *and* the K false
+    captions written for every image of the batch (B + B*K candidates). A false caption that
+    only trades the colours of two objects costs the model as much as a wrong scene, so reading
+    the caption as a bag of words no longer pays. The text -> image direction is CLIP's,
+    unchanged: a false caption describes no image, so it has none to pick. With K = 0 this is
+    :func:`clip_loss` exactly.
+
+    Shapes:
+        image_emb: (B, D), text_emb: (B, D), text_negatives: (B, K, D), logit_scale: scalar,
+        positives: (B, B) bool or None (same-caption pairs, see :func:`positives_from_labels`)
+        -> scalar.
+
+    Paper: Yuksekgonul et al., "When and Why Vision-Language Models Behave like Bags-of-Words,
+    and What to Do About It?" (NegCLIP), ICLR 2023.
+
+    Explained in: notebooks/06_compositionality.ipynb
+    """
+    logits_per_image, logits_per_text = clip_logits(image_emb, text_emb, logit_scale=logit_scale)
+    negatives = _check_negatives(text_negatives, image_emb)  # (B*K, D)
+    n = image_emb.shape[0]
+    positives = _check_positives(positives, n)
+    if positives is not None:  # other right captions leave the image's softmax, as in clip_loss
+        others = positives & ~torch.eye(n, dtype=torch.bool, device=positives.device)  # (B, B)
+        logits_per_image = logits_per_image.masked_fill(others, float("-inf"))
+    extra = _check_scalar(logit_scale) * image_emb @ negatives.T  # (B, B*K)
+    image_to_text = _info_nce(torch.cat([logits_per_image, extra], 1), None)  # (B, B + B*K)
+    mask_t = None if positives is None else positives.T
+    return (image_to_text + _info_nce(logits_per_text, mask_t)) / 2
+
+
+def _check_negatives(negatives: torch.Tensor, image_emb: torch.Tensor) -> torch.Tensor:
+    """``(B, K, D)`` negatives of a ``(B, D)`` batch, flattened to ``(B*K, D)``."""
+    n, d = image_emb.shape
+    if not isinstance(negatives, torch.Tensor) or negatives.ndim != 3:
+        got = tuple(negatives.shape) if isinstance(negatives, torch.Tensor) else negatives
+        raise ValueError(
+            f"text_negatives must be shaped (B, K, D): K false captions for each image, got "
+            f"{got}; for one per image use negatives[:, None]"
+        )
+    if negatives.shape[0] != n or negatives.shape[2] != d:
+        raise ValueError(
+            f"text_negatives {tuple(negatives.shape)} do not fit a batch of {n} images with {d} "
+            f"dimensions: expected ({n}, K, {d}), the negatives of each image in its row"
+        )
+    if not torch.isfinite(negatives).all():
+        raise ValueError("text_negatives contain NaN or infinite values: check the inputs")
+    return negatives.flatten(0, 1)
+
+
 class ClipLoss(nn.Module):
     """:func:`clip_loss` as a module, called on a model's output dict or on tensors."""
 
