@@ -1,8 +1,9 @@
 """Data the kit always has (Shapes, spoken digits), real data sets to download, and loaders."""
 
-from xmlab.data import digits, download, grammar
+from xmlab.data import digits, download, grammar, negatives
 from xmlab.data.digits import Degradation, SpokenDigits, digit_texts
 from xmlab.data.loaders import TensorLoader, collate, encode_pairs, modality_loader, pair_loader
+from xmlab.data.negatives import negative_pair_loader, scene_negatives
 from xmlab.data.shapes import (
     COLOURS,
     HELDOUT_COMBOS,
@@ -37,7 +38,10 @@ __all__ = [
     "grammar",
     "make_shapes",
     "modality_loader",
+    "negative_pair_loader",
+    "negatives",
     "pair_loader",
     "render",
     "sample_scenes",
+    "scene_negatives",
 ]
