@@ -7,6 +7,7 @@ Notebooks use it as ``import xmlab as xm`` and call ``xm.losses.clip_loss(...)``
 from xmlab import (
     binding,
     classroom,
+    compositional,
     data,
     distributed,
     encoders,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "binding",
     "classroom",
+    "compositional",
     "data",
     "distributed",
     "encoders",

@@ -7,6 +7,7 @@ Explained in: notebooks/00_welcome.ipynb and notebooks/05_evaluation.ipynb
 """
 
 from xmlab.viz.audio import show_spectrogram, wav_bytes
+from xmlab.viz.compositional import plot_kind_accuracy, show_caption_scores
 from xmlab.viz.core import (
     as_hwc,
     figure_to_png,
@@ -37,12 +38,14 @@ __all__ = [
     "figure_to_png",
     "plot_hard_negatives",
     "plot_history",
+    "plot_kind_accuracy",
     "plot_loss_lab",
     "plot_noise_curve",
     "plot_softmax",
     "plot_training",
     "project_2d",
     "row_losses",
+    "show_caption_scores",
     "show_confusion",
     "show_embeddings_2d",
     "show_image_to_texts",

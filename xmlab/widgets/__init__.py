@@ -7,6 +7,7 @@ buttons without a browser.
 Explained in: notebooks/04_optimization.ipynb and notebooks/05_evaluation.ipynb
 """
 
+from xmlab.widgets.compositional import HardNegativeExplorer, hard_negative_explorer
 from xmlab.widgets.dashboard import TrainingDashboard, training_dashboard
 from xmlab.widgets.explorers import LossLab, TemperatureExplorer, loss_lab, temperature_explorer
 from xmlab.widgets.retrieval import RetrievalExplorer, retrieval_explorer
@@ -14,6 +15,7 @@ from xmlab.widgets.robustness import NoiseExplorer, noise_explorer
 from xmlab.widgets.training import LiveCurve, LrLab, lr_lab
 
 __all__ = [
+    "HardNegativeExplorer",
     "LiveCurve",
     "LossLab",
     "LrLab",
@@ -21,6 +23,7 @@ __all__ = [
     "RetrievalExplorer",
     "TemperatureExplorer",
     "TrainingDashboard",
+    "hard_negative_explorer",
     "loss_lab",
     "lr_lab",
     "noise_explorer",
