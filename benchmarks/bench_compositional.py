@@ -7,7 +7,7 @@ Notebook 06's recipe: its small dual encoder (a CNN image tower with stages of 1
 channels, a Transformer text tower, width 96) on 20,000 two-object Shapes scenes, batches of
 128, Adam with warmup and cosine decay. The hard-negative
 run trains ``--epochs`` epochs with one verified attribute-swap or relation-swap caption per image
-(``xm.compositional.hard_negative_loss``); the plain run (CLIP's loss) starts from the same
+(``xm.train.hard_negative_loss``); the plain run (CLIP's loss) starts from the same
 weights and trains as many steps as fit in the same time. Its step count comes from the two
 models' seconds per step, measured side by side (alternating, median) on this machine before
 the runs, so a busy machine slows both alike; each run's own seconds are printed too.
@@ -55,7 +55,7 @@ def seconds_per_step(make_model, plain, negative, repeats: int = 7) -> tuple[flo
     measured alternately on the same batches."""
     times = {"plain": [], "negative": []}
     batches = {"plain": next(iter(plain)), "negative": next(iter(negative))}
-    losses = {"plain": xm.train.contrastive_loss, "negative": xm.compositional.hard_negative_loss}
+    losses = {"plain": xm.train.contrastive_loss, "negative": xm.train.hard_negative_loss}
     model = make_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for r in range(repeats + 1):
@@ -105,7 +105,7 @@ def run_seed(seed: int, args) -> dict[str, dict[str, float]]:
     plain_steps = round(epochs * len(negative) * t_negative / t_plain)  # the same time
     runs = {
         "plain": (Steps(plain, plain_steps), xm.train.contrastive_loss),
-        "hard negatives": (negative, xm.compositional.hard_negative_loss),
+        "hard negatives": (negative, xm.train.hard_negative_loss),
     }
     out = {}
     for name, (loader, loss_fn) in runs.items():
@@ -113,11 +113,9 @@ def run_seed(seed: int, args) -> dict[str, dict[str, float]]:
         wall, cpu = train(
             model, loader, loss_fn, epochs=1 if name == "plain" else epochs, lr=args.lr
         )
-        scores = xm.compositional.compositional_scores(
-            model, test, tok, test.hard_negatives(seed=seed), device="cpu"
-        )
-        held = xm.compositional.compositional_scores(
-            model, heldout, tok, heldout.hard_negatives(seed=seed), device="cpu"
+        scores = xm.metrics.compositional_scores(model, test, tok, test.hard_negatives(seed=seed))
+        held = xm.metrics.compositional_scores(
+            model, heldout, tok, heldout.hard_negatives(seed=seed)
         )
         steps = len(loader) * (1 if name == "plain" else epochs)
         out[name] = {**scores, "heldout_image_to_text_R@1": held["image_to_text_R@1"]}

@@ -23,12 +23,12 @@ def gradients(model) -> torch.Tensor:
 
 def test_split_batch_covers_the_batch_in_order():
     batch = {"x": torch.arange(10), "text": list("abcdefghij")}
-    parts = xm.accumulate.split_batch(batch, 3)
+    parts = xm.train.split_batch(batch, 3)
     assert [len(p["x"]) for p in parts] == [3, 4, 3]
     assert torch.equal(torch.cat([p["x"] for p in parts]), batch["x"])
     assert sum((p["text"] for p in parts), []) == batch["text"]
     with pytest.raises(ValueError, match="cannot split a batch of 10 items into 11"):
-        xm.accumulate.split_batch(batch, 11)
+        xm.train.split_batch(batch, 11)
 
 
 def test_cached_accumulation_gives_the_gradient_of_one_big_batch(setup):
@@ -36,7 +36,7 @@ def test_cached_accumulation_gives_the_gradient_of_one_big_batch(setup):
     big = xm.train.contrastive_loss(model, batch)
     big.backward()
     reference = gradients(model)
-    loss = xm.accumulate.cached_backward(model, batch, chunks=4)
+    loss = xm.train.cached_backward(model, batch, chunks=4)
     cached = gradients(model)
     assert loss.item() == pytest.approx(big.item(), rel=1e-5)
     assert torch.allclose(cached, reference, rtol=1e-4, atol=1e-6)
@@ -48,7 +48,7 @@ def test_temperature_gradient_is_counted_once(setup):
     xm.train.contrastive_loss(model, batch).backward()
     reference = model.logit_scale.grad.clone()
     model.zero_grad(set_to_none=True)
-    xm.accumulate.cached_backward(model, batch, chunks=4)
+    xm.train.cached_backward(model, batch, chunks=4)
     assert model.logit_scale.grad == pytest.approx(reference.item(), rel=1e-4)
 
 
@@ -56,7 +56,7 @@ def test_naive_accumulation_of_a_contrastive_loss_differs(setup):
     model, batch = setup
     xm.train.contrastive_loss(model, batch).backward()
     reference = gradients(model)
-    loss = xm.accumulate.naive_backward(model, batch, xm.train.contrastive_loss, chunks=4)
+    loss = xm.train.naive_backward(model, batch, xm.train.contrastive_loss, chunks=4)
     naive = gradients(model)
     assert loss.item() < xm.train.contrastive_loss(model, batch).item()  # fewer negatives
     assert (naive - reference).norm() > 0.05 * reference.norm()
@@ -68,7 +68,7 @@ def test_naive_accumulation_is_exact_for_a_mean_over_items():
     loss_fn = lambda m, b: ((m(b["x"]) - b["y"]) ** 2).mean()
     loss_fn(model, batch).backward()
     reference = gradients(model)
-    xm.accumulate.naive_backward(model, batch, loss_fn, chunks=3)  # uneven: 3, 4, 3 items
+    xm.train.naive_backward(model, batch, loss_fn, chunks=3)  # uneven: 3, 4, 3 items
     assert torch.allclose(gradients(model), reference, atol=1e-6)
 
 

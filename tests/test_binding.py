@@ -76,7 +76,7 @@ def test_unknown_modalities_and_missing_labels_are_explained(digits):
     with pytest.raises(ValueError, match="no 'video' encoder"):
         binding.align(model, train, "video", "image")
     no_label = {k: v for k, v in train.items() if k != "label"}
-    with pytest.raises(ValueError, match="needs data\\['label'\\]"):
+    with pytest.raises(ValueError, match="aligning needs \\['label'\\]"):
         binding.align(model, no_label, "audio", "image")
 
 

@@ -86,16 +86,16 @@ def test_checkpoint_holds_every_part_and_loads_safely(data, tmp_path):
 
 def test_rng_state_round_trip():
     g = torch.Generator().manual_seed(3)
-    state = xm.checkpoint.rng_state(g)
+    state = xm.train.rng_state(g)
     draws = (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=g))
-    xm.checkpoint.set_rng_state(state, g)
+    xm.train.set_rng_state(state, g)
     again = (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=g))
     assert draws == again
 
 
 def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
     path = tmp_path / "model.pt"
-    xm.checkpoint.save_checkpoint(path, model=nn.Linear(2, 2))
+    xm.train.save_checkpoint(path, model=nn.Linear(2, 2))
     before = path.read_bytes()
 
     def broken_save(obj, f):
@@ -104,36 +104,36 @@ def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        xm.checkpoint.save_checkpoint(path, model=nn.Linear(2, 2))
+        xm.train.save_checkpoint(path, model=nn.Linear(2, 2))
     assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]
 
 
 def test_damaged_checkpoint_gets_a_clear_error(tmp_path):
     path = tmp_path / "model.pt"
-    xm.checkpoint.save_checkpoint(path, model=nn.Linear(2, 2))
+    xm.train.save_checkpoint(path, model=nn.Linear(2, 2))
     path.write_bytes(path.read_bytes()[:100])  # cut short, as by a crash mid-copy
-    with pytest.raises(xm.checkpoint.CheckpointError, match="damaged or is not a checkpoint"):
-        xm.checkpoint.load_checkpoint(path, nn.Linear(2, 2))
+    with pytest.raises(xm.train.CheckpointError, match="damaged or is not a checkpoint"):
+        xm.train.load_checkpoint(path, nn.Linear(2, 2))
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
-        xm.checkpoint.load_checkpoint(tmp_path / "missing.pt", nn.Linear(2, 2))
+        xm.train.load_checkpoint(tmp_path / "missing.pt", nn.Linear(2, 2))
 
 
 def test_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pt"
-    torch.save({"format": xm.checkpoint.FORMAT, "model": nn.Linear(2, 2)}, path)  # a module
-    with pytest.raises(xm.checkpoint.CheckpointError, match="damaged or is not a checkpoint"):
-        xm.checkpoint.read_checkpoint(path)
+    torch.save({"format": xm.train.FORMAT, "model": nn.Linear(2, 2)}, path)  # a module
+    with pytest.raises(xm.train.CheckpointError, match="damaged or is not a checkpoint"):
+        xm.train.read_checkpoint(path)
     torch.save({"weights": torch.zeros(2)}, path)
-    with pytest.raises(xm.checkpoint.CheckpointError, match="not an xmlab checkpoint"):
-        xm.checkpoint.read_checkpoint(path)
+    with pytest.raises(xm.train.CheckpointError, match="not an xmlab checkpoint"):
+        xm.train.read_checkpoint(path)
 
 
 def test_mismatched_model_is_named(tmp_path):
-    path = xm.checkpoint.save_checkpoint(tmp_path / "m.pt", model=nn.Linear(4, 2))
-    with pytest.raises(xm.checkpoint.CheckpointError, match=r"weight: \(2, 4\) saved, \(2, 3\)"):
-        xm.checkpoint.load_checkpoint(path, nn.Linear(3, 2))
-    with pytest.raises(xm.checkpoint.CheckpointError, match=r"missing \['0.bias', '0.weight'\]"):
-        xm.checkpoint.load_checkpoint(path, nn.Sequential(nn.Linear(4, 2)))
+    path = xm.train.save_checkpoint(tmp_path / "m.pt", model=nn.Linear(4, 2))
+    with pytest.raises(xm.train.CheckpointError, match=r"weight: \(2, 4\) saved, \(2, 3\)"):
+        xm.train.load_checkpoint(path, nn.Linear(3, 2))
+    with pytest.raises(xm.train.CheckpointError, match=r"missing \['0.bias', '0.weight'\]"):
+        xm.train.load_checkpoint(path, nn.Sequential(nn.Linear(4, 2)))
 
 
 def test_resume_with_another_optimizer_is_refused(data, tmp_path):
@@ -142,5 +142,5 @@ def test_resume_with_another_optimizer_is_refused(data, tmp_path):
     config = xm.train.TrainConfig(epochs=1, optimizer="sgd", checkpoint=str(ckpt), progress=False)
     xm.train.fit(make_model(tok), make_loader(ds, tok), config=config)
     config = xm.train.TrainConfig(epochs=2, optimizer="adam", resume=str(ckpt), progress=False)
-    with pytest.raises(xm.checkpoint.CheckpointError, match="resume with the same optimizer"):
+    with pytest.raises(xm.train.CheckpointError, match="resume with the same optimizer"):
         xm.train.fit(make_model(tok), make_loader(ds, tok), config=config)

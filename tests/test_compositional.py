@@ -6,8 +6,8 @@ import torch
 
 import xmlab as xm
 import xmlab.widgets as xw
-from xmlab import compositional
 from xmlab.data import grammar
+from xmlab.metrics import compositional
 
 SAME_WORDS = ("attribute_swap", "shuffle")  # kinds that only rearrange the caption's words
 
@@ -53,7 +53,7 @@ def test_a_bag_of_words_tower_scores_exactly_one_half_on_same_word_negatives(sha
     _, test, tok, negatives = shapes
     model = bow_model(tok, seed)
     loader = xm.data.pair_loader(test, tok, batch_size=64)
-    image_emb, _ = xm.train.embed_pairs(model, loader, device="cpu")
+    image_emb, _ = xm.train.embed_pairs(model, loader)
     owners, kinds, texts = xm.metrics.negative_table(negatives)
     true_emb = compositional.embed_bags(model, tok, test.captions)
     negative_emb = compositional.embed_bags(model, tok, texts)
@@ -96,7 +96,7 @@ def test_hard_negative_loss_is_negclip_on_the_model_embeddings(shapes):
     expected = xm.losses.negclip_loss(
         out["image_emb"], out["text_emb"], logit_scale=out["logit_scale"], text_negatives=negatives
     )
-    torch.testing.assert_close(compositional.hard_negative_loss(model, batch), expected)
+    torch.testing.assert_close(xm.train.hard_negative_loss(model, batch), expected)
 
 
 def test_fit_trains_with_hard_negatives_through_its_loss_hook(shapes):
@@ -113,10 +113,8 @@ def test_fit_trains_with_hard_negatives_through_its_loss_hook(shapes):
         def __len__(self):
             return 1
 
-    config = xm.train.TrainConfig(epochs=40, lr=3e-3, progress=False, device="cpu")
-    history = xm.train.fit(
-        model, OneBatch(), config=config, loss_fn=compositional.hard_negative_loss
-    )
+    config = xm.train.TrainConfig(epochs=40, lr=3e-3, progress=False)
+    history = xm.train.fit(model, OneBatch(), config=config, loss_fn=xm.train.hard_negative_loss)
     losses = [row["loss"] for row in history.steps]
     assert losses[-1] < 0.3 * losses[0]
 
@@ -125,10 +123,10 @@ def test_compositional_scores_are_the_metrics_of_the_kit(shapes):
     _, test, tok, negatives = shapes
     torch.manual_seed(0)
     model = xm.encoders.shapes_dual_encoder(len(tok), embed_dim=8, width=16)
-    scores = compositional.compositional_scores(model, test, tok, negatives, device="cpu")
+    scores = compositional.compositional_scores(model, test, tok, negatives)
     assert set(scores) == {*grammar.NEGATIVE_KINDS, "all", "image_to_text_R@1", "text_to_image_R@1"}
     loader = xm.data.pair_loader(test, tok, batch_size=64)
-    image_emb, text_emb = xm.train.embed_pairs(model, loader, device="cpu")
+    image_emb, text_emb = xm.train.embed_pairs(model, loader)
     groups = xm.metrics.group_ids(test.captions)
     r1 = xm.metrics.retrieval_metrics(image_emb, text_emb, ks=(1,), groups=groups)
     assert scores["image_to_text_R@1"] == pytest.approx(r1["image_to_text_R@1"])

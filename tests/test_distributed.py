@@ -73,9 +73,13 @@ def test_local_only_loss_is_lower_than_the_gathered_loss():
 
 def test_local_loss_rejects_bad_offsets_and_widths():
     all_img, all_txt = unit(8, 5, 0), unit(8, 5, 1)
-    with pytest.raises(ValueError, match="offset 6 puts 4 local pairs outside the 8"):
+    with pytest.raises(
+        ValueError, match="offset 6 puts the 4 rows' own pairs outside the 8 columns"
+    ):
         xd.local_clip_loss(all_img[:4], all_txt[:4], all_img, all_txt, logit_scale=1.0, offset=6)
-    with pytest.raises(ValueError, match="gather the same embeddings"):
+    with pytest.raises(
+        ValueError, match="local embeddings have 3 dimensions but gathered embeddings have 5"
+    ):
         xd.local_clip_loss(unit(4, 3, 0), unit(4, 3, 1), all_img, all_txt, logit_scale=1.0,
                            offset=0)  # fmt: skip
 

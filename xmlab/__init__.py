@@ -1,15 +1,27 @@
 """xmlab: a kit for teaching and experimenting with cross-modal learning.
 
 Notebooks use it as ``import xmlab as xm`` and call ``xm.losses.clip_loss(...)``,
-``xm.data.make_shapes(...)``, and so on: one module per concept.
+``xm.data.make_shapes(...)``, and so on. The package follows the three steps of the method:
+
+1. preprocessing into a common representation: ``data/``, ``preprocess/``;
+2. joint learning across models and tasks: ``encoders/``, ``losses/``, ``fusion/``,
+   ``modalities.py``, ``binding.py``;
+3. optimisation by gradient descent: ``train/`` (and ``distributed/`` at scale);
+
+then evaluation (``metrics/``), figures and widgets (``viz/``, ``widgets/``), and running a
+course (``course/``, ``cli.py``). Input checks that several steps share are in ``checks.py``.
+
+``viz``, ``widgets``, ``distributed`` and ``course`` load on first use (PEP 562), so
+``import xmlab`` and the ``xmlab`` command load neither matplotlib's pyplot nor ipywidgets.
 """
+
+import sys
 
 from xmlab import (
     binding,
-    classroom,
-    compositional,
+    checks,
+    course,
     data,
-    distributed,
     encoders,
     fusion,
     losses,
@@ -18,27 +30,44 @@ from xmlab import (
     preprocess,
     train,
     utils,
-    viz,
-    widgets,
 )
-from xmlab.record import record, recorded
+from xmlab.course import classroom, student, sweep
+from xmlab.course.record import record, recorded
+from xmlab.train import accumulate, checkpoint, history, optim
+from xmlab.utils import moved
 
 __version__ = "0.1.0"
 
+# Modules that moved into a step's folder keep their old names: `xm.optim`, `import
+# xmlab.checkpoint`, `from xmlab.sweep import run_sweep` all reach the module in its new home.
+for _module in (accumulate, checkpoint, classroom, history, optim, student, sweep):
+    sys.modules.setdefault(f"xmlab.{_module.__name__.rsplit('.', 1)[-1]}", _module)
+sys.modules.setdefault("xmlab.record", sys.modules["xmlab.course.record"])  # xm.record: function
+
+# Figures, widgets and distributed training load on first use.
+__getattr__ = moved({name: f"xmlab.{name}" for name in ("viz", "widgets", "distributed")}, __name__)
+
 __all__ = [
+    "accumulate",
     "binding",
+    "checkpoint",
+    "checks",
     "classroom",
-    "compositional",
+    "course",
     "data",
     "distributed",
     "encoders",
     "fusion",
+    "history",
     "losses",
     "metrics",
     "modalities",
+    "optim",
     "preprocess",
     "record",
     "recorded",
+    "student",
+    "sweep",
     "train",
     "utils",
     "viz",

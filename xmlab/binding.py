@@ -24,52 +24,17 @@ import itertools
 
 import torch
 
-from xmlab import losses
-from xmlab.data.digits import Degradation, SpokenDigits
-from xmlab.data.loaders import TensorLoader
-from xmlab.encoders.audio import AudioEncoder
-from xmlab.encoders.image import ImageEncoder
+from xmlab import checks, losses
+from xmlab.data.av_digits import tri_modal_digits as binding_data
+from xmlab.data.loaders import TensorLoader, move_to
+from xmlab.encoders.digits import tri_modal_encoder
 from xmlab.encoders.multi import MultiEncoder
-from xmlab.encoders.text import TextEncoder
-from xmlab.fusion.digits import DIGIT_MEL, av_digits
-from xmlab.fusion.models import fit_tensors
-from xmlab.history import History
 from xmlab.metrics.retrieval import rank_metrics
-from xmlab.preprocess.text import WordTokenizer
-from xmlab.train import move_to
-from xmlab.utils import get_device
+from xmlab.train.history import History
+from xmlab.train.recipes import fit_tensors
+from xmlab.utils import evaluating, get_device
 
-
-def binding_data(
-    split: str = "train",
-    tokenizer: WordTokenizer | None = None,
-    *,
-    degradation: Degradation | None = None,
-    seed: int = 0,
-) -> tuple[dict[str, torch.Tensor], WordTokenizer]:
-    """Tri-modal digit tensors of one split, and the tokenizer of their texts.
-
-    Without a ``tokenizer``, one is built on this split's texts (build it on ``"train"`` and
-    pass it to the other splits).
-
-    Returns:
-        ``({"image": (N, 1, 8, 8), "audio": (N, n_mels, frames), "input_ids": (N, L),
-        "attention_mask": (N, L), "label": (N,)}, tokenizer)``.
-    """
-    dataset = SpokenDigits(split, seed=seed)
-    tokenizer = tokenizer or WordTokenizer.build(dataset.texts, max_length=8)
-    data = av_digits(split, degradation=degradation, dataset=dataset)
-    return {**data, **tokenizer(dataset.texts)}, tokenizer
-
-
-def tri_modal_encoder(vocab_size: int, *, dim: int = 64, embed_dim: int = 64) -> MultiEncoder:
-    """Image, text and audio towers for the spoken digits, projected into one space."""
-    encoders = {
-        "image": ImageEncoder(dim, image_size=8, in_channels=1, channels=(32, 64)),
-        "text": TextEncoder(vocab_size, dim, max_length=8),
-        "audio": AudioEncoder(dim, n_mels=DIGIT_MEL.n_mels),
-    }
-    return MultiEncoder(encoders, {m: dim for m in encoders}, embed_dim=embed_dim)
+__all__ = ["align", "binding_data", "binding_metrics", "embed", "pair_loss", "tri_modal_encoder"]
 
 
 def _check_modality(model: MultiEncoder, *names: str) -> None:
@@ -81,18 +46,16 @@ def _check_modality(model: MultiEncoder, *names: str) -> None:
             )
 
 
-@torch.no_grad()
 def embed(model: MultiEncoder, data: dict, modality: str, *, batch_size: int = 512):
     """Unit-length embeddings ``(N, D)`` of one modality of ``data``, in eval mode, on the CPU."""
     _check_modality(model, modality)
-    device, was_training = next(model.parameters()).device, model.training
-    model.eval()
+    device = next(model.parameters()).device
     inputs = {k: data[k] for k in model.inputs[modality]}
-    out = [
-        model.encode(modality, *move_to(b, device).values()).cpu()
-        for b in TensorLoader(inputs, batch_size=batch_size)
-    ]
-    model.train(was_training)
+    with evaluating(model):
+        out = [
+            model.encode(modality, *move_to(b, device).values()).cpu()
+            for b in TensorLoader(inputs, batch_size=batch_size)
+        ]
     return torch.cat(out)
 
 
@@ -134,8 +97,9 @@ def align(
     and only the other tower (and the temperature) learn.
     """
     _check_modality(model, modality, anchor)
-    if "label" not in data:
-        raise ValueError(f"aligning needs data['label'] for the positives, got {sorted(data)}")
+    checks.batch_keys(
+        data, ["label"], "aligning", fix="labels mark the positives: pass data['label']"
+    )
     keys = {*model.inputs[modality], "label"}
     if not freeze_anchor:
         keys |= set(model.inputs[anchor])

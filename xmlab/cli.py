@@ -11,11 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from xmlab.sweep import parse_value
+from xmlab.course.sweep import parse_value
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from xmlab.course import find_notebooks, run_course, summary_markdown
+    from xmlab.course.runner import find_notebooks, run_course, summary_markdown
 
     notebooks = find_notebooks(args.notebooks)
     if args.only:
@@ -44,7 +44,7 @@ def sweep_grid(pairs: list[list[str]]) -> dict[str, list]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from xmlab.sweep import markdown_table, numeric_metrics, run_sweep
+    from xmlab.course.sweep import markdown_table, numeric_metrics, run_sweep
 
     try:
         grid = sweep_grid(args.parameter)
@@ -61,7 +61,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_student(args: argparse.Namespace) -> int:
-    from xmlab.student import write_student_versions
+    from xmlab.course.student import write_student_versions
 
     try:
         exercises = write_student_versions(args.notebooks, args.out)

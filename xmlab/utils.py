@@ -1,18 +1,24 @@
-"""Small helpers every lesson needs: seeding, choosing a device, timing, reading source.
+"""Small helpers every lesson needs: seeding, choosing a device, eval mode, timing, reading source.
 
 Explained in: notebooks/00_welcome.ipynb
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import random
+import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 
@@ -72,6 +78,51 @@ def get_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(name)
 
 
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Run a block with ``model`` in eval mode and without gradients, then put it back.
+
+    Dropout is off and batch norm uses its running statistics inside the block; afterwards the
+    model is in training mode again if it was before::
+
+        with xm.utils.evaluating(model):
+            emb = model.encode_image(images)
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def count_parameters(module: nn.Module, *, trainable: bool = True) -> int:
+    """Number of (trainable, by default) scalar parameters of ``module``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` all or nothing: a temporary file beside it, flushed to disk,
+    then ``os.replace``. A reader (or a crash) sees the old file or the new one, never half.
+
+    The folder is created when missing; ``str`` data is written as UTF-8. Returns the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 @dataclass
 class Timer:
     """Measure wall time of a block: ``with Timer() as t: ...`` then ``t.seconds``.
@@ -109,3 +160,23 @@ def show_source(obj) -> str:
         return inspect.getsource(obj)
     except (TypeError, OSError) as err:
         raise TypeError(f"cannot show the source of {obj!r}: pass a function or class") from err
+
+
+def moved(names: dict[str, str], module: str) -> Callable[[str], object]:
+    """A module-level ``__getattr__`` (PEP 562) for names that now live in another module.
+
+    ``__getattr__ = moved({"plot_schedule": "xmlab.viz.training"}, __name__)`` keeps
+    ``xm.optim.plot_schedule`` working, and imports the new home only when the name is first
+    used, so a module never loads what sits above it in the package just by being imported.
+    ``"module:other_name"`` names the attribute when it was renamed; a name that maps to
+    ``f"{module}.{name}"`` is a submodule, loaded on first use.
+    """
+
+    def __getattr__(name: str):
+        if name not in names:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        home, _, attribute = names[name].partition(":")
+        found = importlib.import_module(home)
+        return found if home == f"{module}.{name}" else getattr(found, attribute or name)
+
+    return __getattr__

@@ -11,13 +11,13 @@ Explained in: notebooks/01_multimodal_data.ipynb
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
 import os
 import re
 import tarfile
-import tempfile
 import urllib.request
 import wave
 from collections.abc import Callable
@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from xmlab import utils
 
 ENV_VAR = "XMLAB_DATA"
 Fetch = Callable[[str], bytes]
@@ -138,25 +140,20 @@ def verify(data: bytes, remote: RemoteFile, source: str) -> None:
         )
 
 
+_UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file and ``os.replace``: all or nothing."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        utils.atomic_write(path, data)
     except OSError as err:
+        if err.errno not in _UNWRITABLE:
+            raise  # e.g. a full disk: its message says so already
         raise DataUnavailableError(
             f"cannot write to the cache folder {path.parent} ({err.strerror}): set the "
             f"{ENV_VAR} environment variable to a folder you can write, or pass root=..."
         ) from err
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def ensure_file(remote: RemoteFile, subdir: str, *, root=None, fetch: Fetch | None = None) -> Path:

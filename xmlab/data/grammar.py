@@ -20,9 +20,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from xmlab.data.shapes import COLOURS, RELATIONS, SHAPES, SIZES, Scenes
+from xmlab.data.scenes import COLOURS, CONVERSE, RELATIONS, SHAPES, SIZES, Scenes
 
-CONVERSE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
 PAIR_TEMPLATES = (  # {a} stands {rel} to {b}; {conv} is the converse relation
     "a {a} {rel} a {b}",
     "there is a {a} {rel} a {b}",

@@ -13,6 +13,14 @@ import torch
 from xmlab.preprocess import WordTokenizer, normalize_images
 
 
+def move_to(batch: dict, device: torch.device) -> dict:
+    """Move every tensor of a dict batch to ``device``; other values stay as they are."""
+    return {
+        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+        for k, v in batch.items()
+    }
+
+
 def collate(samples: list[dict], *, tokenizer=None, keys: tuple[str, ...] | None = None) -> dict:
     """Stack a list of dict samples into one dict batch.
 

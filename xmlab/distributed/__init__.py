@@ -22,10 +22,11 @@ Explained in: notebooks/09_scaling_out.ipynb
 
 The pieces live in four modules, all re-exported here:
 
-- :mod:`~xmlab.distributed.loss`: ``gather_with_grad``, ``local_clip_loss``,
-  ``distributed_clip_loss``;
+- :mod:`~xmlab.distributed.loss`: ``gather_with_grad``, ``local_clip_loss`` (on top of
+  ``xm.losses.info_nce``), ``distributed_clip_loss``;
 - :mod:`~xmlab.distributed.batchnorm`: batch norm whose statistics cover every rank;
-- :mod:`~xmlab.distributed.training`: joining the process group and the training run;
+- :mod:`~xmlab.distributed.training`: joining the process group, and the training run (the
+  kit's own ``xm.train.fit`` with each rank's shard of the batch and the gathered loss);
 - :mod:`~xmlab.distributed.launch`: the command line and ``torchrun`` from Python.
 """
 
@@ -35,16 +36,19 @@ from xmlab.distributed.batchnorm import (
     batchnorm_across_ranks,
 )
 from xmlab.distributed.launch import (
+    TRAIN_OPTIONS,
     build_parser,
     free_port,
     launch,
     main,
+    options,
     to_args,
     torchrun_command,
 )
 from xmlab.distributed.loss import (
     GatherWithGrad,
     distributed_clip_loss,
+    gather_labels,
     gather_with_grad,
     local_clip_loss,
     world,
@@ -52,6 +56,7 @@ from xmlab.distributed.loss import (
 from xmlab.distributed.training import (
     RunConfig,
     choose_backend,
+    gathered_loss,
     save_run,
     setup,
     shard_batches,
@@ -59,6 +64,7 @@ from xmlab.distributed.training import (
 )
 
 __all__ = [
+    "TRAIN_OPTIONS",
     "AllReduceWithGrad",
     "BatchNorm2dAcrossRanks",
     "GatherWithGrad",
@@ -68,10 +74,13 @@ __all__ = [
     "choose_backend",
     "distributed_clip_loss",
     "free_port",
+    "gather_labels",
     "gather_with_grad",
+    "gathered_loss",
     "launch",
     "local_clip_loss",
     "main",
+    "options",
     "save_run",
     "setup",
     "shard_batches",

@@ -8,20 +8,38 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import Field, fields
 from pathlib import Path
 
 from xmlab.distributed.training import RunConfig, train
 
+TRAIN_OPTIONS = {  # the TrainConfig fields a run takes from the command line, with their help
+    "epochs": "passes of --steps optimiser steps",
+    "lr": "learning rate",
+    "optimizer": "sgd, adam or adamw",
+    "weight_decay": "decay of weight matrices",
+    "precision": "fp32, or bf16 autocast",
+    "device": "auto, cpu, cuda or mps",
+}
+
+
+def options() -> list[tuple[Field, str]]:
+    """The :class:`RunConfig` fields that are command-line options, with their help texts."""
+    return [
+        (f, f.metadata.get("help") or TRAIN_OPTIONS[f.name])
+        for f in fields(RunConfig)
+        if "help" in f.metadata or f.name in TRAIN_OPTIONS
+    ]
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """Command-line options, one per :class:`RunConfig` field."""
+    """Command-line options, one per field of :func:`options`."""
     parser = argparse.ArgumentParser(
         prog="python -m xmlab.distributed",
         description="Train a Shapes dual encoder (torchrun-ready).",
     )
-    for f in fields(RunConfig):
-        flag, help_text = "--" + f.name.replace("_", "-"), f.metadata["help"]
+    for f, help_text in options():
+        flag = "--" + f.name.replace("_", "-")
         if isinstance(f.default, bool):
             parser.add_argument(
                 flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_text
@@ -34,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 def to_args(config: RunConfig) -> list[str]:
     """The command-line options that reproduce ``config`` (the inverse of the parser)."""
     args = []
-    for f in fields(RunConfig):
+    for f, _ in options():
         value, flag = getattr(config, f.name), f.name.replace("_", "-")
         args += (
             [f"--{flag}" if value else f"--no-{flag}"]

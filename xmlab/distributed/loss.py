@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
-from xmlab import losses
+from xmlab import checks, losses
 
 
 def local_clip_loss(
@@ -21,35 +20,29 @@ def local_clip_loss(
     *,
     logit_scale: torch.Tensor | float,
     offset: int,
+    positives: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """CLIP's symmetric InfoNCE for one rank's B pairs against all N gathered pairs.
 
     Each local image must pick its own caption among all N captions (column ``offset + i``),
-    and each local caption its own image among all N images. Averaged over the ranks, these
-    losses equal :func:`xmlab.losses.clip_loss` on the full batch.
+    and each local caption its own image among all N images: ``xm.losses.info_nce`` on
+    rectangular (B, N) logits. Averaged over the ranks, these losses equal
+    :func:`xmlab.losses.clip_loss` on the full batch (with the full batch's positives mask).
 
     Shapes:
         image_emb, text_emb: (B, D) this rank's pairs; all_image_emb, all_text_emb: (N, D) every
-        rank's pairs in rank order; logit_scale: scalar; offset: ``rank * B`` -> scalar.
+        rank's pairs in rank order; logit_scale: scalar; offset: ``rank * B``; positives:
+        (B, N) bool or None (this rank's rows of the full batch's mask) -> scalar.
     """
-    losses.check_pair(image_emb, text_emb)
-    losses.check_pair(all_image_emb, all_text_emb, names=("gathered image", "gathered text"))
-    b, n = image_emb.shape[0], all_image_emb.shape[0]
-    if image_emb.shape[1] != all_image_emb.shape[1]:
-        raise ValueError(
-            f"local rows have {image_emb.shape[1]} dims, gathered rows have "
-            f"{all_image_emb.shape[1]}: gather the same embeddings you score"
-        )
-    if not 0 <= offset <= n - b:
-        raise ValueError(
-            f"offset {offset} puts {b} local pairs outside the {n} gathered pairs: "
-            "pass offset = rank * local batch size"
-        )
-    logits_per_image = logit_scale * image_emb @ all_text_emb.T  # (B, N)
-    logits_per_text = logit_scale * text_emb @ all_image_emb.T  # (B, N)
-    targets = torch.arange(b, device=image_emb.device) + offset  # (B,) my pairs' columns
+    checks.pair(image_emb, text_emb)
+    checks.pair(all_image_emb, all_text_emb, names=("gathered image", "gathered text"))
+    checks.same_width(image_emb, all_image_emb, ("local", "gathered"))
+    scale = checks.scalar(logit_scale, "logit_scale", hint="e.g. model.logit_scale.exp()")
+    logits_per_image = scale * image_emb @ all_text_emb.T  # (B, N)
+    logits_per_text = scale * text_emb @ all_image_emb.T  # (B, N)
     return (
-        F.cross_entropy(logits_per_image, targets) + F.cross_entropy(logits_per_text, targets)
+        losses.info_nce(logits_per_image, positives=positives, offset=offset)
+        + losses.info_nce(logits_per_text, positives=positives, offset=offset)
     ) / 2
 
 
@@ -108,23 +101,45 @@ def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     return GatherWithGrad.apply(x)
 
 
+def gather_labels(labels: torch.Tensor) -> torch.Tensor:
+    """Every rank's labels in rank order, without gradient: ``(B,)`` -> ``(W * B,)``."""
+    _, world_size = world()
+    if world_size == 1:
+        return labels
+    parts = [torch.empty_like(labels) for _ in range(world_size)]
+    dist.all_gather(parts, labels.contiguous())
+    return torch.cat(parts)
+
+
 def distributed_clip_loss(
     image_emb: torch.Tensor,
     text_emb: torch.Tensor,
     *,
     logit_scale: torch.Tensor | float,
     gather: bool = True,
+    labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """This rank's CLIP loss: against every rank's pairs (``gather=True``) or only its own.
 
     ``gather=False`` is plain data parallelism: each rank has B - 1 negatives instead of N - 1,
-    an easier task and a weaker training signal. In one process both equal ``clip_loss``.
+    an easier task and a weaker training signal. With ``labels`` (one per pair), pairs that
+    share a label are positives of each other, across ranks too. In one process both equal
+    ``clip_loss``.
     """
     rank, world_size = world()
     if not gather or world_size == 1:
-        return losses.clip_loss(image_emb, text_emb, logit_scale=logit_scale)
+        positives = None if labels is None else losses.positives_from_labels(labels)
+        return losses.clip_loss(image_emb, text_emb, logit_scale=logit_scale, positives=positives)
     all_image, all_text = gather_with_grad(image_emb), gather_with_grad(text_emb)  # (N, D)
-    offset = rank * image_emb.shape[0]
+    positives = None
+    if labels is not None:
+        positives = losses.positives_from_labels(labels, gather_labels(labels))  # (B, N)
     return local_clip_loss(
-        image_emb, text_emb, all_image, all_text, logit_scale=logit_scale, offset=offset
+        image_emb,
+        text_emb,
+        all_image,
+        all_text,
+        logit_scale=logit_scale,
+        offset=rank * image_emb.shape[0],
+        positives=positives,
     )

@@ -1,11 +1,18 @@
 """Encoders: each modality to a vector, then a projection head into one shared space.
 
 One module per modality (``image``, ``text``, ``audio``), the dual and multi-encoders that
-join them, and the optional frozen pretrained text tower (``xmlab.encoders.pretrained``,
-imported on demand because it needs the ``pretrained`` extra).
+join them, the towers of the spoken digits (``digits``), and the optional frozen pretrained text
+tower (``xmlab.encoders.pretrained``, imported on demand because it needs the ``pretrained``
+extra).
 """
 
 from xmlab.encoders.audio import AudioEncoder
+from xmlab.encoders.digits import (
+    DIGIT_MODALITIES,
+    digit_encoders,
+    digit_image_encoder,
+    tri_modal_encoder,
+)
 from xmlab.encoders.dual import (
     LOGIT_SCALE_INIT,
     LOGIT_SCALE_MAX,
@@ -25,6 +32,7 @@ from xmlab.encoders.text import (
 )
 
 __all__ = [
+    "DIGIT_MODALITIES",
     "LOGIT_SCALE_INIT",
     "LOGIT_SCALE_MAX",
     "AudioEncoder",
@@ -36,8 +44,11 @@ __all__ = [
     "ProjectionHead",
     "TextEncoder",
     "clamp_temperature",
+    "digit_encoders",
+    "digit_image_encoder",
     "masked_mean",
     "resnet18_small",
     "shapes_dual_encoder",
     "sinusoidal_positions",
+    "tri_modal_encoder",
 ]

@@ -59,11 +59,16 @@ def temperature_outputs(model: nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a ``DistributedDataParallel`` wrapper (its ``.module``), or the model."""
+    return getattr(model, "module", model)
+
+
 @torch.no_grad()
 def clamp_temperature(model: nn.Module) -> None:
     """Keep a learnable temperature in CLIP's range, ``0 <= logit_scale <= ln 100``, after a
     step (as open_clip does); a model without ``logit_scale`` is left alone."""
-    scale = getattr(model, "logit_scale", None)
+    scale = getattr(unwrap(model), "logit_scale", None)
     if isinstance(scale, torch.Tensor):
         scale.clamp_(0, LOGIT_SCALE_MAX)
 

@@ -2,7 +2,8 @@
 
 One module per family, every name re-exported here: ``xm.metrics.retrieval_metrics(...)``.
 
-Explained in: notebooks/00_welcome.ipynb and notebooks/05_evaluation.ipynb
+Explained in: notebooks/00_welcome.ipynb, notebooks/05_evaluation.ipynb and
+notebooks/06_compositionality.ipynb
 """
 
 from xmlab.metrics.classification import (
@@ -10,9 +11,19 @@ from xmlab.metrics.classification import (
     confusion_matrix,
     fit_linear_probe,
     linear_probe,
+    model_accuracy,
+    predict,
     zero_shot_accuracy,
     zero_shot_classifier,
     zero_shot_predict,
+)
+from xmlab.metrics.compositional import (
+    caption_scorer,
+    compositional_scores,
+    embed_bags,
+    embed_images,
+    embed_texts,
+    word_bag,
 )
 from xmlab.metrics.probes import (
     accuracy_under_noise,
@@ -21,6 +32,7 @@ from xmlab.metrics.probes import (
     hard_negative_accuracy,
     modality_gap,
     negative_table,
+    noise_sweep,
     shift_embeddings,
 )
 from xmlab.metrics.retrieval import (
@@ -42,8 +54,13 @@ __all__ = [
     "accuracy",
     "accuracy_under_noise",
     "add_noise",
+    "caption_scorer",
     "check_embeddings",
+    "compositional_scores",
     "confusion_matrix",
+    "embed_bags",
+    "embed_images",
+    "embed_texts",
     "fit_linear_probe",
     "gap_vector",
     "group_ids",
@@ -51,7 +68,10 @@ __all__ = [
     "linear_probe",
     "mean_average_precision",
     "modality_gap",
+    "model_accuracy",
     "negative_table",
+    "noise_sweep",
+    "predict",
     "query_ranks",
     "rank_metrics",
     "recall_at_k",
@@ -60,6 +80,7 @@ __all__ = [
     "shift_embeddings",
     "similarity_chunks",
     "summarize_ranks",
+    "word_bag",
     "zero_shot_accuracy",
     "zero_shot_classifier",
     "zero_shot_predict",

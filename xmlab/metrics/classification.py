@@ -17,19 +17,14 @@ from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from xmlab import checks
+from xmlab.data.loaders import TensorLoader, move_to
 from xmlab.metrics.retrieval import check_embeddings
+from xmlab.utils import evaluating
 
 EncodeText = Callable[[list[str]], torch.Tensor]  # captions -> (N, D) embeddings
-
-
-def _check_labels(labels, n: int, name: str) -> torch.Tensor:
-    if labels is None:
-        raise ValueError(f"{name} needs a label for every item: pass labels")
-    labels = torch.as_tensor(labels).flatten().long().cpu()
-    if len(labels) != n:
-        raise ValueError(f"got {len(labels)} labels for {n} {name} embeddings: one label per item")
-    return labels
 
 
 def zero_shot_classifier(
@@ -64,18 +59,14 @@ def zero_shot_predict(image_emb: torch.Tensor, class_emb: torch.Tensor) -> torch
         check_embeddings(image_emb, "image"),
         check_embeddings(class_emb, "class"),
     )
-    if image_emb.shape[1] != class_emb.shape[1]:
-        raise ValueError(
-            f"image embeddings have {image_emb.shape[1]} dimensions but class embeddings "
-            f"{class_emb.shape[1]}: embed both with the same model"
-        )
+    checks.same_width(image_emb, class_emb, ("image", "class"))
     return (image_emb @ class_emb.to(image_emb.device).T).argmax(1).cpu()  # (N,)
 
 
 def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of predictions equal to their label."""
     predictions = torch.as_tensor(predictions).flatten().cpu()
-    labels = _check_labels(labels, len(predictions), "predicted")
+    labels = checks.labels(labels, len(predictions), "predicted")
     if len(labels) == 0:
         raise ValueError("no predictions to score: the evaluation set is empty")
     return (predictions == labels).float().mean().item()
@@ -83,14 +74,14 @@ def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
 
 def zero_shot_accuracy(image_emb: torch.Tensor, class_emb: torch.Tensor, labels) -> float:
     """Accuracy of :func:`zero_shot_predict` against ``labels`` (class ids, ``(N,)``)."""
-    labels = _check_labels(labels, len(image_emb), "image")
+    labels = checks.labels(labels, len(image_emb), "image")
     return accuracy(zero_shot_predict(image_emb, class_emb), labels)
 
 
 def confusion_matrix(labels, predictions, *, n_classes: int | None = None) -> torch.Tensor:
     """``(C, C)`` counts: row = true class, column = predicted class."""
     predictions = torch.as_tensor(predictions).flatten().long().cpu()
-    labels = _check_labels(labels, len(predictions), "predicted")
+    labels = checks.labels(labels, len(predictions), "predicted")
     n_classes = n_classes or int(max(labels.max(), predictions.max())) + 1
     if labels.max() >= n_classes or predictions.max() >= n_classes:
         raise ValueError(f"class ids must be below n_classes={n_classes}")
@@ -106,7 +97,7 @@ def fit_linear_probe(
     from sklearn.linear_model import LogisticRegression
 
     train_emb = check_embeddings(train_emb, "training")
-    labels = _check_labels(train_labels, len(train_emb), "training")
+    labels = checks.labels(train_labels, len(train_emb), "training")
     if labels.unique().numel() < 2:
         raise ValueError("a linear probe needs at least two classes among the training labels")
     probe = LogisticRegression(C=c, max_iter=max_iter)
@@ -129,10 +120,28 @@ def linear_probe(
     """
     probe = fit_linear_probe(train_emb, train_labels, c=c, max_iter=max_iter)
     test_emb = check_embeddings(test_emb, "test")
-    if test_emb.shape[1] != train_emb.shape[1]:
-        raise ValueError(
-            f"test embeddings have {test_emb.shape[1]} dimensions, training ones "
-            f"{train_emb.shape[1]}: use the same encoder for both"
-        )
+    checks.same_width(test_emb, train_emb, ("test", "training"))
     predictions = torch.from_numpy(probe.predict(test_emb.cpu().numpy()))
-    return accuracy(predictions, _check_labels(test_labels, len(test_emb), "test"))
+    return accuracy(predictions, checks.labels(test_labels, len(test_emb), "test"))
+
+
+def predict(model: nn.Module, data: dict[str, torch.Tensor], *, batch_size: int = 256):
+    """The class a classifier gives each item of a dict of tensors: ``(N,)`` ids on the CPU.
+
+    ``model(batch)`` returns logits ``(B, C)`` or a dict holding ``"logits"`` (a fusion or
+    multi-task model); it runs in eval mode and stays on its device.
+    """
+    device = next(model.parameters()).device
+    preds = []
+    with evaluating(model):
+        for batch in TensorLoader(data, batch_size=batch_size):
+            out = model(move_to(batch, device))
+            logits = out["logits"] if isinstance(out, dict) else out  # (B, C)
+            preds.append(logits.argmax(-1).cpu())
+    return torch.cat(preds)
+
+
+def model_accuracy(model: nn.Module, data: dict[str, torch.Tensor]) -> float:
+    """Fraction of ``data``'s items whose predicted class (:func:`predict`) is ``data["label"]``."""
+    checks.batch_keys(data, ["label"], "scoring a classifier", fix="add data['label']")
+    return accuracy(predict(model, data), data["label"])

@@ -9,9 +9,10 @@ caption over a minimally edited false one? A model that reads captions as a bag 
 cannot tell "a red circle left of a blue square" from "a blue circle left of a red square",
 and scores 50% on such attribute swaps.
 
-*Accuracy under noise*: a metric measured at increasing input noise, as a curve.
+*Accuracy under noise*: a metric measured at increasing input noise, as a curve; for the
+spoken-digit classifiers of the fusion lesson, accuracy at each degradation level.
 
-Explained in: notebooks/05_evaluation.ipynb
+Explained in: notebooks/05_evaluation.ipynb and notebooks/07_fusion_and_multitask.ipynb
 """
 
 from __future__ import annotations
@@ -20,23 +21,20 @@ from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from xmlab import checks
+from xmlab.data.av_digits import av_digits
+from xmlab.data.digits import Degradation, SpokenDigits
+from xmlab.metrics.classification import model_accuracy
 from xmlab.metrics.retrieval import check_embeddings
-
-
-def _check_same_dim(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(
-            f"{names} embeddings have {a.shape[1]} and {b.shape[1]} dimensions: "
-            "they must live in one shared space"
-        )
 
 
 def gap_vector(image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
     """``mean(image) - mean(text)`` of the L2-normalised embeddings: ``(D,)``."""
     image_emb = F.normalize(check_embeddings(image_emb, "image"), dim=-1)  # (N, D)
     text_emb = F.normalize(check_embeddings(text_emb, "text"), dim=-1)  # (M, D)
-    _check_same_dim(image_emb, text_emb, "image and text")
+    checks.same_width(image_emb, text_emb, ("image", "text"))
     return image_emb.mean(0) - text_emb.to(image_emb.device).mean(0)  # (D,)
 
 
@@ -101,12 +99,9 @@ def hard_negative_accuracy(
     image_emb = check_embeddings(image_emb, "image")
     true_emb = check_embeddings(true_emb, "true caption").to(image_emb.device)
     negative_emb = check_embeddings(negative_emb, "negative caption").to(image_emb.device)
-    if true_emb.shape != image_emb.shape:
-        raise ValueError(
-            f"{len(image_emb)} images but {len(true_emb)} true captions (shapes "
-            f"{tuple(image_emb.shape)} and {tuple(true_emb.shape)}): one true caption per image"
-        )
-    _check_same_dim(image_emb, negative_emb, "image and negative caption")
+    checks.same_count(len(image_emb), len(true_emb), ("image", "true caption"))
+    checks.same_width(image_emb, true_emb, ("image", "true caption"))
+    checks.same_width(image_emb, negative_emb, ("image", "negative caption"))
     if owners is None:
         if len(negative_emb) != len(image_emb):
             raise ValueError(
@@ -160,3 +155,24 @@ def accuracy_under_noise(
         raise ValueError(f"noise levels must be non-negative and increasing, got {levels}")
     values = [float(score(level)) for level in levels]
     return {"noise": levels, "score": values}
+
+
+def noise_sweep(
+    models: dict[str, nn.Module],
+    levels: list[Degradation],
+    *,
+    split: str = "test",
+    seed: int = 0,
+) -> list[dict]:
+    """Accuracy of every spoken-digit classifier on ``split`` spoiled at each degradation level.
+
+    Returns one row per level: ``{"level": i, "energy_removed": ..., "snr_db": ..., <model
+    name>: accuracy}``.
+    """
+    dataset, rows = SpokenDigits(split, seed=seed), []
+    for i, level in enumerate(levels):
+        data = av_digits(split, degradation=level, dataset=dataset)
+        row = {"level": i, "energy_removed": level.energy_removed, "snr_db": level.snr_db}
+        row.update({name: model_accuracy(model, data) for name, model in models.items()})
+        rows.append(row)
+    return rows

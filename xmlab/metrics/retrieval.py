@@ -21,6 +21,8 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from xmlab import checks
+
 CHUNK_SIZE = 1024  # queries scored at once: memory is CHUNK_SIZE x gallery size floats
 
 
@@ -34,15 +36,9 @@ def group_ids(texts: Sequence[str]) -> torch.Tensor:
 
 
 def check_embeddings(emb: torch.Tensor, name: str) -> torch.Tensor:
-    """Raise a clear error unless ``emb`` is a non-empty, finite ``(N, D)`` tensor."""
-    if not isinstance(emb, torch.Tensor) or emb.ndim != 2:
-        got = tuple(emb.shape) if isinstance(emb, torch.Tensor) else type(emb).__name__
-        raise ValueError(f"expected {name} embeddings shaped (N, D), got {got}")
-    if emb.shape[0] == 0:
-        raise ValueError(f"no {name} embeddings to evaluate: the evaluation set is empty")
-    if not torch.isfinite(emb).all():
-        raise ValueError(f"{name} embeddings contain NaN or infinite values: check the model")
-    return emb.detach().float()
+    """``emb`` as float32 without gradients, after checking it is a non-empty, finite ``(N, D)``
+    tensor (``xmlab.checks.embeddings``)."""
+    return checks.embeddings(emb, name).detach().float()
 
 
 def relevance_labels(
@@ -84,11 +80,7 @@ def similarity_chunks(
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-    if queries.shape[1] != gallery.shape[1]:
-        raise ValueError(
-            f"queries have {queries.shape[1]} dimensions but the gallery has "
-            f"{gallery.shape[1]}: embed both into the same space first"
-        )
+    checks.same_width(queries, gallery, ("query", "gallery"))
     for start in range(0, queries.shape[0], chunk_size):
         yield start, queries[start : start + chunk_size] @ gallery.T  # (c, G)
 

@@ -1,4 +1,5 @@
-"""Figures: training curves, similarity heatmaps, embedding maps, retrieval galleries, sound.
+"""Figures: training curves, similarity heatmaps, embedding maps, retrieval galleries, sound,
+learning-rate schedules and optimiser paths, sweeps.
 
 Every function takes ``ax=None`` (draws into a new figure when not given) and returns what it
 drew on; none calls ``plt.show()``. One module per family, every name re-exported here.
@@ -11,8 +12,6 @@ from xmlab.viz.compositional import plot_kind_accuracy, show_caption_scores
 from xmlab.viz.core import (
     as_hwc,
     figure_to_png,
-    plot_history,
-    plot_training,
     show_image_to_texts,
     show_images,
     show_similarity,
@@ -32,16 +31,28 @@ from xmlab.viz.lessons import (
     row_losses,
     softmax_with_temperature,
 )
+from xmlab.viz.sweep import plot_sweep
+from xmlab.viz.training import (
+    plot_descent,
+    plot_history,
+    plot_lr_range,
+    plot_schedule,
+    plot_training,
+)
 
 __all__ = [
     "as_hwc",
     "figure_to_png",
+    "plot_descent",
     "plot_hard_negatives",
     "plot_history",
     "plot_kind_accuracy",
     "plot_loss_lab",
+    "plot_lr_range",
     "plot_noise_curve",
+    "plot_schedule",
     "plot_softmax",
+    "plot_sweep",
     "plot_training",
     "project_2d",
     "row_losses",

@@ -1,4 +1,4 @@
-"""Figures of the first lessons: training curves, images, similarity heatmaps, retrieval results.
+"""Figures of the first lessons: images, similarity heatmaps, retrieval results.
 
 Every function takes ``ax=None`` (draws into a new figure when not given) and returns what it
 drew on; none calls ``plt.show()``.
@@ -32,30 +32,6 @@ def figure_to_png(fig, *, dpi: int = 80) -> bytes:
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
-
-
-def plot_history(history, ax=None, *, key: str = "loss"):
-    """The training curve of a ``xm.train.History``; returns the axes."""
-    return history.plot(ax=ax, key=key)
-
-
-def plot_training(history, ax=None, *, metrics: Sequence[str] = ()):
-    """Loss per step and per epoch, with epoch metrics (e.g. a validation R@1) on a second
-    axis; returns the figure."""
-    ax = plot_history(history, ax=ax, key="loss")
-    steps_per_epoch = len(history.steps) / max(len(history.epochs), 1)
-    if metrics:
-        twin = ax.twinx()
-        for i, name in enumerate(metrics):
-            rows = [r for r in history.epochs if name in r]
-            if not rows:
-                raise KeyError(f"{name!r} is not in the epoch rows: {sorted(history.keys())}")
-            xs = [r["epoch"] * steps_per_epoch for r in rows]
-            twin.plot(xs, [r[name] for r in rows], "s--", color=f"C{i + 2}", label=name)
-        twin.set_ylabel(", ".join(metrics))
-        twin.legend(loc="center right", fontsize=8)
-    ax.set_title("training history")
-    return ax.figure
 
 
 def _thumbnails(ax, images: torch.Tensor, *, axis: str, zoom: float) -> None:

@@ -88,7 +88,7 @@ def hard_negative_explorer(
         dataset: a Shapes split (``xm.data.make_shapes``).
         negatives: per scene ``{kind: caption or None}`` (``dataset.hard_negatives()``).
         scorers: model name -> ``score(image, texts)``, e.g.
-            ``xm.compositional.caption_scorer(model, tokenizer)``.
+            ``xm.metrics.caption_scorer(model, tokenizer)``.
         index: the scene shown first.
     """
     if len(negatives) != len(dataset):

@@ -23,21 +23,26 @@ def figure_widget(css_class: str) -> widgets.Image:
     return image
 
 
+def temperature_slider(value: float, *, min_exp: int, max_exp: int) -> widgets.FloatLogSlider:
+    """A log-scale slider for the temperature, from ``10**min_exp`` to ``10**max_exp``."""
+    return widgets.FloatLogSlider(
+        value=value,
+        base=10,
+        min=min_exp,
+        max=max_exp,
+        step=0.05,
+        description="temperature",
+        continuous_update=False,
+        readout_format=".3f",
+    )
+
+
 class TemperatureExplorer(widgets.VBox):
     """A temperature slider over ``softmax(similarity / temperature)`` of one query row."""
 
     def __init__(self, similarities: Sequence[float], labels: Sequence[str] | None, tau: float):
         self.similarities, self.labels = [float(s) for s in similarities], labels
-        self.temperature = widgets.FloatLogSlider(
-            value=tau,
-            base=10,
-            min=-3,
-            max=1,
-            step=0.05,
-            description="temperature",
-            continuous_update=False,
-            readout_format=".3f",
-        )
+        self.temperature = temperature_slider(tau, min_exp=-3, max_exp=1)
         self.temperature.add_class("xmlab-temperature")
         self.plot = figure_widget("xmlab-temperature-plot")
         self.temperature.observe(lambda _: self.redraw(), names="value")
@@ -85,15 +90,7 @@ class LossLab(widgets.VBox):
 
         self.positive = slider(similarities[0], "positive")
         self.negatives = [slider(s, f"negative {j}") for j, s in enumerate(similarities[1:], 1)]
-        self.temperature = widgets.FloatLogSlider(
-            value=temperature,
-            base=10,
-            min=-2,
-            max=0,
-            step=0.05,
-            description="temperature",
-            continuous_update=False,
-        )
+        self.temperature = temperature_slider(temperature, min_exp=-2, max_exp=0)
         self.bias = widgets.FloatSlider(
             value=bias, min=-15, max=5, step=0.5, description="bias", continuous_update=False
         )

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from xmlab import train
-from xmlab.optim import OPTIMIZERS
+from xmlab.train.optim import OPTIMIZERS
 from xmlab.utils import seed_everything
 from xmlab.viz import figure_to_png
 

@@ -20,7 +20,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from xmlab.course import NotebookResult, execute_in_subprocess, new_run_folder
+from xmlab.course.runner import NotebookResult, execute_in_subprocess, new_run_folder
+from xmlab.utils import moved
 
 FIXED_COLUMNS = ("run", "status", "seconds", "device_used")  # then parameters, then metrics
 REPOSITORY_RAW = "https://raw.githubusercontent.com/xmlab-org/xmlab/main/"
@@ -220,32 +221,11 @@ def markdown_table(rows: list[dict], columns: Sequence[str], *, digits: int = 3)
     return "\n".join(lines)
 
 
-def plot_sweep(rows: list[dict], *, metric: str, x: str, hue: str | None = None, ax=None):
-    """``metric`` against parameter ``x``, one line per value of parameter ``hue``.
-
-    Failed runs are left out. A log axis is used when ``x`` spans a factor of 10 or more.
-    Returns the axes.
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.2))
-    ok = [r for r in rows if r["status"] == "ok" and isinstance(r.get(metric), (int, float))]
-    for value in dict.fromkeys(r[hue] for r in ok) if hue else [None]:
-        line = sorted((r[x], r[metric]) for r in ok if hue is None or r[hue] == value)
-        ax.plot(*zip(*line), "o-", label=None if hue is None else f"{hue}={value}")
-    xs = [r[x] for r in ok]
-    if xs and all(isinstance(v, (int, float)) and v > 0 for v in xs) and max(xs) >= 10 * min(xs):
-        ax.set_xscale("log")
-    ax.set(xlabel=x, ylabel=metric, title=f"{metric} over {len(ok)} runs")
-    if hue and ok:
-        ax.legend(fontsize=8)
-    return ax
-
-
 def plot_to_file(rows: list[dict], parameters: list[str], path: Path, *, metric=None) -> None:
     """Save :func:`plot_sweep` of the first numeric metric (or ``metric``) to ``path``."""
     import matplotlib.pyplot as plt
+
+    from xmlab.viz.sweep import plot_sweep
 
     metrics = numeric_metrics(rows, parameters)
     metric = metric or (metrics[0] if metrics else None)
@@ -255,3 +235,6 @@ def plot_to_file(rows: list[dict], parameters: list[str], path: Path, *, metric=
     ax.figure.tight_layout()
     ax.figure.savefig(path, dpi=120)
     plt.close(ax.figure)
+
+
+__getattr__ = moved({"plot_sweep": "xmlab.viz.sweep"}, __name__)  # the figure lives in viz

@@ -1,7 +1,8 @@
 """What a training run records, and who listens: ``History``, ``Callback``, early stopping.
 
 ``fit`` appends one row (a flat dict) per optimiser step and one per epoch to a ``History``,
-which plots itself and converts to a table; callbacks see each row as it is made.
+which converts to a table (and plots through ``xm.viz.plot_history``); callbacks see each row
+as it is made.
 
 Explained in: notebooks/00_welcome.ipynb and notebooks/04_optimization.ipynb
 """
@@ -52,21 +53,13 @@ class History:
         return self.steps if per == "step" else self.epochs
 
     def plot(self, ax=None, *, key: str = "loss"):
-        """Plot ``key`` per step (and per epoch when recorded there); returns the axes."""
-        import matplotlib.pyplot as plt
+        """Plot ``key`` per step (and per epoch when recorded there); returns the axes.
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(5, 3))
-        steps = [r for r in self.steps if key in r]
-        ax.plot([r["step"] for r in steps], [r[key] for r in steps], lw=1, label=f"{key} per step")
-        ends = [r for r in self.epochs if key in r]
-        if ends:
-            last_step = {r["epoch"]: r["step"] for r in self.steps}  # where each epoch ended
-            xs = [last_step.get(r["epoch"], r["epoch"]) for r in ends]
-            ax.plot(xs, [r[key] for r in ends], "o-", label=f"{key} per epoch")
-        ax.set(xlabel="step", ylabel=key)
-        ax.legend()
-        return ax
+        A shortcut for ``xm.viz.plot_history(history, key=key)``, where the figure is drawn.
+        """
+        from xmlab.viz.training import plot_history  # plotting loads on first use only
+
+        return plot_history(self, ax=ax, key=key)
 
     def state_dict(self) -> dict:
         return {"steps": self.steps, "epochs": self.epochs, "stopped": self.stopped}

@@ -21,8 +21,11 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:
+    import nbformat
+
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 DEFAULT_HINT = "write your solution here, then run the check cell below it"
@@ -143,6 +146,8 @@ def write_student_versions(
     Returns:
         Every exercise replaced, notebook by notebook.
     """
+    import nbformat  # slow to import: only when notebooks are read
+
     src, out = Path(src), Path(out)
     _check_folders(src, out)
     exercises: list[Exercise] = []

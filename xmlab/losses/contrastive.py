@@ -18,66 +18,58 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xmlab import checks
+from xmlab.checks import pair as check_pair  # noqa: F401  (xm.losses.check_pair, as before)
+
 SIGLIP_SCALE_INIT = math.log(10)  # SigLIP starts at logit_scale = ln 10 ...
 SIGLIP_BIAS_INIT = -10.0  # ... and bias -10: every pair starts out as a confident "no"
 
 
-def check_pair(
-    a: torch.Tensor, b: torch.Tensor, names: tuple[str, str] = ("image", "text")
-) -> None:
-    """Raise a clear error unless ``a`` and ``b`` are two ``(B, D)`` batches paired by row."""
-    for name, t in zip(names, (a, b)):
-        if not isinstance(t, torch.Tensor) or t.ndim != 2:
-            shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-            raise ValueError(f"expected {name} embeddings shaped (B, D), got {shape}")
-    if a.shape[0] != b.shape[0]:
-        raise ValueError(
-            f"{names[0]} batch has {a.shape[0]} items but {names[1]} batch has {b.shape[0]}: "
-            f"every {names[0]} needs exactly one {names[1]}"
-        )
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(
-            f"{names[0]} embeddings have {a.shape[1]} dimensions but {names[1]} embeddings have "
-            f"{b.shape[1]}: project both into the same space first"
-        )
-    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
-        raise ValueError(
-            "embeddings contain NaN or infinite values: check the learning rate and the inputs"
-        )
+def positives_from_labels(labels: torch.Tensor, others: torch.Tensor | None = None) -> torch.Tensor:
+    """The positives mask of a batch: ``mask[i, j]`` is True when ``labels[i] == others[j]``.
 
+    Without ``others`` the batch is compared with itself: a ``(B, B)`` mask whose diagonal is
+    always True. Labels can be class ids, or caption ids from ``xm.metrics.group_ids``
+    (identical captions share an id).
 
-def _check_scalar(value, name: str = "logit_scale") -> torch.Tensor | float:
-    if isinstance(value, torch.Tensor) and value.numel() != 1:
-        raise ValueError(
-            f"{name} must be a scalar, got shape {tuple(value.shape)}: pass one number "
-            f"(e.g. model.{name}.exp() for the scale)"
-        )
-    return value
-
-
-def positives_from_labels(labels: torch.Tensor) -> torch.Tensor:
-    """The ``(B, B)`` positives mask of a batch: ``mask[i, j]`` is True when labels are equal.
-
-    Labels can be class ids, or caption ids from ``xm.metrics.group_ids`` (identical captions
-    share an id). The diagonal is always True.
+    Shapes:
+        labels: (B,), others: (N,) or None -> (B, N) bool, N = B without ``others``.
     """
     labels = torch.as_tensor(labels)
-    if labels.ndim != 1:
-        raise ValueError(f"expected one label per item, shaped (B,), got {tuple(labels.shape)}")
-    return labels[:, None] == labels[None, :]  # (B, B)
+    others = labels if others is None else torch.as_tensor(others, device=labels.device)
+    for name, x in (("labels", labels), ("others", others)):
+        if x.ndim != 1:
+            raise ValueError(
+                f"expected one label per item, {name} shaped (B,), got {tuple(x.shape)}"
+            )
+    return labels[:, None] == others[None, :]  # (B, N)
 
 
-def _check_positives(positives: torch.Tensor | None, n: int) -> torch.Tensor | None:
+def _targets(logits: torch.Tensor, offset: int) -> torch.Tensor:
+    """The column of each row's own pair: ``offset + i`` for row ``i``."""
+    b, n = logits.shape
+    if not 0 <= offset <= n - b:
+        raise ValueError(
+            f"offset {offset} puts the {b} rows' own pairs outside the {n} columns: the own "
+            "pairs must sit at columns offset .. offset + B - 1 (offset = rank x B when gathered)"
+        )
+    return torch.arange(offset, offset + b, device=logits.device)  # (B,)
+
+
+def _check_positives(
+    positives: torch.Tensor | None, shape: tuple[int, int], offset: int = 0
+) -> torch.Tensor | None:
     if positives is None:
         return None
-    if not isinstance(positives, torch.Tensor) or positives.shape != (n, n):
+    if not isinstance(positives, torch.Tensor) or tuple(positives.shape) != tuple(shape):
         got = tuple(positives.shape) if isinstance(positives, torch.Tensor) else positives
         raise ValueError(
-            f"positives must be a (B, B) = ({n}, {n}) mask, got {got}: build it with "
-            "xm.losses.positives_from_labels(labels)"
+            f"positives must be a {tuple(shape)} mask (one row per query, one column per "
+            f"candidate), got {got}: build it with xm.losses.positives_from_labels(labels)"
         )
     positives = positives.bool()
-    if not positives.diagonal().all():
+    rows = torch.arange(shape[0], device=positives.device)
+    if not positives[rows, rows + offset].all():
         raise ValueError("positives must be True on the diagonal: every pair is its own positive")
     return positives
 
@@ -94,31 +86,35 @@ def clip_logits(
         image_emb: (B, D), text_emb: (B, D), logit_scale: scalar (the multiplier, e.g.
         ``model.logit_scale.exp()``) -> two (B, B) tensors.
     """
-    check_pair(image_emb, text_emb)
-    logits_per_image = _check_scalar(logit_scale) * image_emb @ text_emb.T  # (B, B)
+    checks.pair(image_emb, text_emb)
+    scale = checks.scalar(logit_scale, "logit_scale", hint="e.g. model.logit_scale.exp()")
+    logits_per_image = scale * image_emb @ text_emb.T  # (B, B)
     return logits_per_image, logits_per_image.T
 
 
-def info_nce(logits: torch.Tensor, *, positives: torch.Tensor | None = None) -> torch.Tensor:
-    """One direction of InfoNCE: row ``i`` of ``logits`` must pick column ``i``.
+def info_nce(
+    logits: torch.Tensor, *, positives: torch.Tensor | None = None, offset: int = 0
+) -> torch.Tensor:
+    """One direction of InfoNCE: row ``i`` of ``logits`` must pick column ``offset + i``.
 
-    The cross-entropy of a softmax over each row with the diagonal as the target. Other
-    ``positives`` of a row are taken out of its softmax (their logit becomes -inf), so a
-    second correct answer is neither a competitor nor pushed away.
+    The cross-entropy of a softmax over each row with each row's own pair as the target (the
+    diagonal when ``offset`` is 0 and the logits are square). Other ``positives`` of a row are
+    taken out of its softmax (their logit becomes -inf), so a second correct answer is neither a
+    competitor nor pushed away. Rectangular logits score B queries against N >= B candidates,
+    e.g. one rank's pairs against every rank's (``offset = rank * B``).
 
     Shapes:
-        logits: (B, B), positives: (B, B) bool or None -> scalar.
+        logits: (B, N), positives: (B, N) bool or None, offset: int -> scalar.
     """
-    return _info_nce(logits, _check_positives(positives, logits.shape[0]))
+    return _info_nce(logits, _check_positives(positives, logits.shape, offset), offset)
 
 
-def _info_nce(logits: torch.Tensor, positives: torch.Tensor | None) -> torch.Tensor:
+def _info_nce(logits: torch.Tensor, positives: torch.Tensor | None, offset: int = 0):
     """:func:`info_nce` with an already checked mask."""
-    n = logits.shape[0]
+    targets = _targets(logits, offset)  # (B,) row i <-> column offset + i
     if positives is not None:
-        others = positives & ~torch.eye(n, dtype=torch.bool, device=logits.device)  # (B, B)
-        logits = logits.masked_fill(others, float("-inf"))
-    targets = torch.arange(n, device=logits.device)  # (B,) pair i <-> i
+        own = F.one_hot(targets, logits.shape[1]).bool()  # (B, N)
+        logits = logits.masked_fill(positives & ~own, float("-inf"))
     return F.cross_entropy(logits, targets)
 
 
@@ -147,7 +143,7 @@ def clip_loss(
     Explained in: notebooks/03_joint_learning.ipynb
     """
     logits_per_image, logits_per_text = clip_logits(image_emb, text_emb, logit_scale=logit_scale)
-    positives = _check_positives(positives, image_emb.shape[0])  # once, for both directions
+    positives = _check_positives(positives, logits_per_image.shape)  # once, for both directions
     mask_t = None if positives is None else positives.T
     return (_info_nce(logits_per_image, positives) + _info_nce(logits_per_text, mask_t)) / 2
 
@@ -177,11 +173,11 @@ def siglip_loss(
     """
     logits, _ = clip_logits(image_emb, text_emb, logit_scale=logit_scale)  # (B, B)
     n = logits.shape[0]
-    positives = _check_positives(positives, n)
+    positives = _check_positives(positives, logits.shape)
     if positives is None:
         positives = torch.eye(n, dtype=torch.bool, device=logits.device)
     signs = positives.to(logits.dtype) * 2 - 1  # (B, B) +1 positive, -1 negative
-    z = logits + _check_scalar(logit_bias, "logit_bias")  # (B, B)
+    z = logits + checks.scalar(logit_bias, "logit_bias")  # (B, B)
     return -F.logsigmoid(signs * z).sum() / n
 
 
@@ -208,12 +204,12 @@ def triplet_loss(
 
     Explained in: notebooks/03_joint_learning.ipynb
     """
-    check_pair(image_emb, text_emb)
+    checks.pair(image_emb, text_emb)
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}: try 0.2")
     sim = image_emb @ text_emb.T  # (B, B)
     n = sim.shape[0]
-    positives = _check_positives(positives, n)
+    positives = _check_positives(positives, sim.shape)
     if positives is None:
         positives = torch.eye(n, dtype=torch.bool, device=sim.device)
     true = sim.diagonal()  # (B,)
@@ -235,7 +231,7 @@ def canonical_correlations(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-
     Shapes:
         a: (N, D), b: (N, D) -> (D,) correlations in [0, 1], largest first.
     """
-    check_pair(a, b, names=("first view", "second view"))
+    checks.pair(a, b, names=("first view", "second view"))
     n = a.shape[0]
     if n < 2:
         raise ValueError(f"canonical correlations need at least 2 items, got {n}")
@@ -273,65 +269,6 @@ def cca_loss(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-3, k: int | No
     if k is not None and not 1 <= k <= len(corr):
         raise ValueError(f"k must be between 1 and {len(corr)}, got {k}")
     return -corr[:k].mean()
-
-
-def negclip_loss(
-    image_emb: torch.Tensor,
-    text_emb: torch.Tensor,
-    *,
-    logit_scale: torch.Tensor | float,
-    text_negatives: torch.Tensor,
-    positives: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """CLIP's loss with hard-negative captions (NegCLIP): images must also beat near-misses.
-
-    Each image picks its own caption among the B captions of the batch *and* the K false
-    captions written for every image of the batch (B + B*K candidates). A false caption that
-    only trades the colours of two objects costs the model as much as a wrong scene, so reading
-    the caption as a bag of words no longer pays. The text -> image direction is CLIP's,
-    unchanged: a false caption describes no image, so it has none to pick. With K = 0 this is
-    :func:`clip_loss` exactly.
-
-    Shapes:
-        image_emb: (B, D), text_emb: (B, D), text_negatives: (B, K, D), logit_scale: scalar,
-        positives: (B, B) bool or None (same-caption pairs, see :func:`positives_from_labels`)
-        -> scalar.
-
-    Paper: Yuksekgonul et al., "When and Why Vision-Language Models Behave like Bags-of-Words,
-    and What to Do About It?" (NegCLIP), ICLR 2023.
-
-    Explained in: notebooks/06_compositionality.ipynb
-    """
-    logits_per_image, logits_per_text = clip_logits(image_emb, text_emb, logit_scale=logit_scale)
-    negatives = _check_negatives(text_negatives, image_emb)  # (B*K, D)
-    n = image_emb.shape[0]
-    positives = _check_positives(positives, n)
-    if positives is not None:  # other right captions leave the image's softmax, as in clip_loss
-        others = positives & ~torch.eye(n, dtype=torch.bool, device=positives.device)  # (B, B)
-        logits_per_image = logits_per_image.masked_fill(others, float("-inf"))
-    extra = _check_scalar(logit_scale) * image_emb @ negatives.T  # (B, B*K)
-    image_to_text = _info_nce(torch.cat([logits_per_image, extra], 1), None)  # (B, B + B*K)
-    mask_t = None if positives is None else positives.T
-    return (image_to_text + _info_nce(logits_per_text, mask_t)) / 2
-
-
-def _check_negatives(negatives: torch.Tensor, image_emb: torch.Tensor) -> torch.Tensor:
-    """``(B, K, D)`` negatives of a ``(B, D)`` batch, flattened to ``(B*K, D)``."""
-    n, d = image_emb.shape
-    if not isinstance(negatives, torch.Tensor) or negatives.ndim != 3:
-        got = tuple(negatives.shape) if isinstance(negatives, torch.Tensor) else negatives
-        raise ValueError(
-            f"text_negatives must be shaped (B, K, D): K false captions for each image, got "
-            f"{got}; for one per image use negatives[:, None]"
-        )
-    if negatives.shape[0] != n or negatives.shape[2] != d:
-        raise ValueError(
-            f"text_negatives {tuple(negatives.shape)} do not fit a batch of {n} images with {d} "
-            f"dimensions: expected ({n}, K, {d}), the negatives of each image in its row"
-        )
-    if not torch.isfinite(negatives).all():
-        raise ValueError("text_negatives contain NaN or infinite values: check the inputs")
-    return negatives.flatten(0, 1)
 
 
 class ClipLoss(nn.Module):

@@ -1,12 +1,13 @@
-"""Optimisation: one readable training loop for any model whose loss a function can compute.
+"""The training loop: ``fit`` and its configuration, one short named step at a time.
 
 ``fit`` runs epochs of mini-batch gradient descent. Each step is a short list of named parts:
 forward and backward (with mixed precision and gradient accumulation when asked), gradient
 clipping, the optimiser step, the schedule, and clamping the temperature. After each epoch it
 evaluates, calls back into user code, saves a checkpoint and decides whether to stop early.
-A ``History`` keeps every number it measured. The parts live beside this file, re-exported
-here: optimisers and schedules in ``xmlab.optim``, accumulation in ``xmlab.accumulate``,
-checkpoints in ``xmlab.checkpoint``, ``History`` and ``Callback`` in ``xmlab.history``.
+A ``History`` keeps every number it measured. The parts live beside this file in
+``xmlab/train/``: optimisers and schedules (``optim.py``), accumulation (``accumulate.py``),
+checkpoints (``checkpoint.py``), ``History`` and ``Callback`` (``history.py``), and the loss
+hooks ``fit`` calls (``hooks.py``).
 
 Explained in: notebooks/00_welcome.ipynb and notebooks/04_optimization.ipynb
 """
@@ -24,8 +25,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from xmlab import accumulate, losses
-from xmlab.checkpoint import (
+from xmlab import checks
+from xmlab.data.loaders import move_to
+from xmlab.encoders.dual import clamp_temperature, unwrap
+from xmlab.train import accumulate
+from xmlab.train.checkpoint import (
     CheckpointError,
     read_checkpoint,
     restore,
@@ -33,18 +37,11 @@ from xmlab.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from xmlab.encoders.dual import clamp_temperature
-from xmlab.history import Callback, History, early_stop
-from xmlab.optim import (
-    OPTIMIZERS,
-    SCHEDULES,
-    lr_factor,  # noqa: F401  (xm.train.lr_factor, as before the split)
-    make_optimizer,
-    make_scheduler,
-)
-from xmlab.utils import get_device
+from xmlab.train.history import Callback, History, early_stop
+from xmlab.train.hooks import LossFn, contrastive_loss
+from xmlab.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_scheduler
+from xmlab.utils import evaluating, get_device
 
-LossFn = Callable[[nn.Module, dict], torch.Tensor]
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -85,44 +82,12 @@ class TrainConfig:
             "accumulation": ("cached", "naive"),
         }
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(
-                    f"unknown {name} {getattr(self, name)!r}: expected one of {', '.join(allowed)}"
-                )
+            checks.one_of(getattr(self, name), allowed, name)
         for name in ("epochs", "accumulate", "patience"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}: try 1e-3")
-
-
-def move_to(batch: dict, device: torch.device) -> dict:
-    """Move every tensor of a dict batch to ``device``; other values stay as they are."""
-    return {
-        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
-        for k, v in batch.items()
-    }
-
-
-def contrastive_loss(model: nn.Module, batch: dict) -> torch.Tensor:
-    """The default loss: CLIP's symmetric InfoNCE on a dual encoder's image and text embeddings."""
-    out = model(batch["image"], batch["input_ids"], batch["attention_mask"])
-    return losses.clip_loss(out["image_emb"], out["text_emb"], logit_scale=out["logit_scale"])
-
-
-contrastive_loss.pair_loss = losses.clip_loss  # lets fit accumulate it exactly (accumulate.py)
-
-
-def make_contrastive_loss(pair_loss: accumulate.PairLoss) -> LossFn:
-    """A ``loss_fn`` for ``fit`` from a loss of embeddings, ``pair_loss(img, txt, *, logit_scale)``
-    (e.g. ``xm.losses.clip_loss``); ``fit`` can accumulate it exactly."""
-
-    def loss_fn(model: nn.Module, batch: dict) -> torch.Tensor:
-        out = model(batch["image"], batch["input_ids"], batch["attention_mask"])
-        return pair_loss(out["image_emb"], out["text_emb"], logit_scale=out["logit_scale"])
-
-    loss_fn.pair_loss = pair_loss
-    return loss_fn
 
 
 @dataclass
@@ -238,14 +203,16 @@ def train_step(run: _Run, batch: dict, loss_fn: LossFn, epoch: int) -> dict:
     """One optimiser step; returns its history row."""
     model, opt, cfg = run.model, run.optimizer, run.config
     opt.zero_grad(set_to_none=True)
-    scalars = [_backward(run, move_to(batch, run.device), loss_fn).float()]
+    loss = _backward(run, move_to(batch, run.device), loss_fn)
+    scalars = [loss]
     if cfg.clip_grad_norm:
         run.scaler.unscale_(opt)  # clip the true gradient, not the fp16-scaled one
-        scalars.append(nn.utils.clip_grad_norm_(run.params, cfg.clip_grad_norm).float())
-    log_scale = getattr(model, "logit_scale", None)
+        scalars.append(nn.utils.clip_grad_norm_(run.params, cfg.clip_grad_norm))
+    log_scale = getattr(unwrap(model), "logit_scale", None)  # also inside DDP
     if isinstance(log_scale, torch.Tensor):
-        scalars.append(log_scale.detach().float())
-    values = torch.stack(scalars).tolist()  # the step's one wait for the device
+        scalars.append(log_scale.detach())
+    dtype = torch.promote_types(loss.dtype, torch.float32)  # float64 models log float64
+    values = torch.stack([s.to(dtype) for s in scalars]).tolist()  # the step's one device wait
     row = {"step": len(run.history) + 1, "epoch": epoch, "loss": values[0]}
     row["lr"] = opt.param_groups[0]["lr"]
     if cfg.clip_grad_norm:
@@ -350,37 +317,5 @@ def _end_epoch(run: _Run, loader, row: dict, eval_fn, callbacks) -> bool:
 
 def evaluate(model: nn.Module, eval_fn: Callable[[nn.Module], dict]) -> dict:
     """Call ``eval_fn(model)`` in eval mode without gradients, then put the model back."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return dict(eval_fn(model))
-    finally:
-        model.train(was_training)
-
-
-@torch.no_grad()
-def mean_loss(model: nn.Module, loader: Iterable[dict], *, loss_fn: LossFn = contrastive_loss):
-    """The loss averaged over a loader's batches (weighted by batch size), without gradients."""
-    device = next(model.parameters()).device
-    total, n = 0.0, 0
-    for batch in loader:
-        batch = move_to(batch, device)
-        size = len(next(iter(batch.values())))
-        total, n = total + loss_fn(model, batch).item() * size, n + size
-    return total / max(n, 1)
-
-
-@torch.no_grad()
-def embed_pairs(
-    model: nn.Module, loader: Iterable[dict], *, device: str = "auto"
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Image and text embeddings of every pair a loader yields, in order, on the CPU."""
-    device = get_device(device)
-    model.to(device).eval()
-    images, texts = [], []
-    for batch in loader:
-        batch = move_to(batch, device)
-        images.append(model.encode_image(batch["image"]).float().cpu())
-        texts.append(model.encode_text(batch["input_ids"], batch["attention_mask"]).float().cpu())
-    return torch.cat(images), torch.cat(texts)
+    with evaluating(model):
+        return dict(eval_fn(model))

@@ -2,8 +2,9 @@
 
 Three optimisers (SGD with momentum, Adam, AdamW), weight decay that leaves gains, biases and
 the temperature alone, and three schedules (constant, step, cosine), each optionally preceded by
-a linear warmup. The small 2-D helpers at the end draw the path an optimiser takes on a loss
-surface, the first picture of the optimisation lesson.
+a linear warmup; and the learning-rate range test, which finds a good learning rate before
+training. Their figures are in ``xmlab/viz/training.py``; the toy loss surfaces of the first
+picture of the lesson are in ``xmlab/train/surfaces.py``.
 
 Explained in: notebooks/04_optimization.ipynb
 """
@@ -16,7 +17,8 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-from xmlab.utils import get_device
+from xmlab.data.loaders import move_to
+from xmlab.utils import get_device, moved
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
@@ -134,19 +136,6 @@ def schedule_curve(config, *, total_steps: int) -> list[float]:
     return [config.lr * lr_factor(s, **options) for s in range(total_steps)]
 
 
-def plot_schedule(config, *, total_steps: int, ax=None, label: str | None = None):
-    """Draw the learning rate per step before training; returns the axes."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3))
-    label = label or f"{config.schedule} (warmup {config.warmup_steps})"
-    ax.plot(range(1, total_steps + 1), schedule_curve(config, total_steps=total_steps), label=label)
-    ax.set(xlabel="step", ylabel="learning rate")
-    ax.legend()
-    return ax
-
-
 def lr_range_test(
     model: nn.Module,
     loader: Iterable[dict],
@@ -182,7 +171,7 @@ def lr_range_test(
         for group in opt.param_groups:
             group["lr"] = lr
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model, _to_device(batch, device))
+        loss = loss_fn(model, move_to(batch, device))
         loss.backward()
         opt.step()
         avg = 0.9 * avg + 0.1 * loss.item()
@@ -204,74 +193,15 @@ def _cycle(loader: Iterable[dict], steps: int):
                 return
 
 
-def _to_device(batch: dict, device: torch.device) -> dict:
-    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-
-
-def plot_lr_range(result: dict, ax=None):
-    """The loss against the learning rate of :func:`lr_range_test` (log axis); returns the axes."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3))
-    ax.semilogx(result["lr"], result["loss"], label="smoothed loss")
-    ax.axvline(result["suggested"], color="k", ls="--", lw=1, label="suggested")
-    ax.set(xlabel="learning rate", ylabel="loss")
-    ax.legend()
-    return ax
-
-
-# ----- 2-D loss surfaces: watch an optimiser walk ------------------------------------------
-
-
-def ravine(p: torch.Tensor) -> torch.Tensor:
-    """A long narrow valley, ``0.5 * (x**2 + 25 * y**2)``: steep across, flat along (min 0, 0)."""
-    return 0.5 * (p[..., 0] ** 2 + 25 * p[..., 1] ** 2)
-
-
-def rosenbrock(p: torch.Tensor) -> torch.Tensor:
-    """Rosenbrock's curved valley ``(1 - x)**2 + 100 (y - x**2)**2`` (min at 1, 1)."""
-    return (1 - p[..., 0]) ** 2 + 100 * (p[..., 1] - p[..., 0] ** 2) ** 2
-
-
-def descend(
-    fn: Callable[[torch.Tensor], torch.Tensor],
-    start: tuple[float, float],
-    *,
-    optimizer: str = "sgd",
-    lr: float = 0.01,
-    steps: int = 100,
-    momentum: float = 0.0,
-) -> torch.Tensor:
-    """The points an optimiser visits minimising a function of two variables.
-
-    Returns:
-        A ``(steps + 1, 2)`` tensor: the start, then the point after each step.
-    """
-    point = nn.Parameter(torch.tensor(start, dtype=torch.float64))
-    holder = nn.Module()
-    holder.point = point
-    opt = make_optimizer(holder, optimizer, lr=lr, momentum=momentum)
-    path = [point.detach().clone()]
-    for _ in range(steps):
-        opt.zero_grad()
-        fn(point).backward()
-        opt.step()
-        path.append(point.detach().clone())
-    return torch.stack(path)  # (steps + 1, 2)
-
-
-def plot_descent(fn, paths: dict[str, torch.Tensor], *, xlim=(-2, 2), ylim=(-1, 1), ax=None):
-    """Contours of ``fn`` with each named optimiser path drawn over them; returns the axes."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
-    xs, ys = torch.linspace(*xlim, 200), torch.linspace(*ylim, 200)
-    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1)  # (200, 200, 2)
-    ax.contour(xs, ys, torch.log1p(fn(grid)).numpy(), levels=20, cmap="Greys", linewidths=0.7)
-    for name, path in paths.items():
-        ax.plot(path[:, 0], path[:, 1], ".-", ms=3, lw=1, label=name)
-    ax.set(xlim=xlim, ylim=ylim, xlabel="x", ylabel="y")
-    ax.legend(fontsize=8)
-    return ax
+# names that moved: the figures to xmlab/viz/training.py, the toy surfaces to surfaces.py
+__getattr__ = moved(
+    {
+        "plot_schedule": "xmlab.viz.training",
+        "plot_lr_range": "xmlab.viz.training",
+        "plot_descent": "xmlab.viz.training",
+        "ravine": "xmlab.train.surfaces",
+        "rosenbrock": "xmlab.train.surfaces",
+        "descend": "xmlab.train.surfaces",
+    },
+    __name__,
+)

@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from xmlab.record import ENV_VAR, read_records
+from xmlab.course.record import ENV_VAR, read_records
 
 
 @dataclass
