@@ -141,7 +141,7 @@ def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=10, help="epochs of hard-negative training")
+    parser.add_argument("--epochs", type=int, default=9, help="epochs of hard-negative training")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the training time")
     parser.add_argument("--n-train", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=128)
