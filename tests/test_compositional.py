@@ -99,6 +99,16 @@ def test_hard_negative_loss_is_negclip_on_the_model_embeddings(shapes):
     torch.testing.assert_close(xm.train.hard_negative_loss(model, batch), expected)
 
 
+def test_hard_negative_loss_explains_a_batch_without_negatives(shapes):
+    train, test, tok, negatives = shapes
+    model = xm.encoders.shapes_dual_encoder(len(tok), embed_dim=8, width=16)
+    batch = next(iter(xm.data.pair_loader(train, tok, batch_size=4)))
+    with pytest.raises(ValueError, match="negative_pair_loader"):
+        xm.train.hard_negative_loss(model, batch)
+    with pytest.raises(ValueError, match="same split"):
+        compositional.compositional_scores(model, test, tok, negatives[:-1])
+
+
 def test_fit_trains_with_hard_negatives_through_its_loss_hook(shapes):
     train, _, tok, _ = shapes
     torch.manual_seed(0)
