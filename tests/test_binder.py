@@ -1,7 +1,7 @@
 """Delivery checks, offline: Binder's files, what the installed package ships, Colab's cells."""
 
+import importlib.metadata
 import re
-import shutil
 import subprocess
 import sys
 import types
@@ -15,6 +15,8 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from xmlab import release
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -24,7 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 COURSE = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-REPO = "https://github.com/xmlab-org/xmlab"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # repo2docker files that would override or bypass requirements.txt if they appeared
 OVERRIDES = ("environment.yml", "Pipfile", "Pipfile.lock", "setup.py", "Project.toml", "install.R")
@@ -79,12 +80,31 @@ def test_torch_comes_from_the_cpu_index_pinned_inside_the_kits_ranges():
     assert not any(n.startswith("nvidia") for n in pins), "no CUDA libraries on Binder"
 
 
+def test_binder_runs_the_pytorch_the_tests_run_on():
+    """Binder's pins name the torch and torchvision this test suite has just used."""
+    pins = _pins()
+    for name in ("torch", "torchvision"):
+        tested = Version(importlib.metadata.version(name))  # e.g. 2.14.1+cu130 or 2.14.1
+        assert pins[name].public == tested.public, (
+            f"binder/requirements.txt pins {name} {pins[name]} but the tests run {tested}: "
+            f"pin {name}=={tested.public}+cpu so Binder runs what CI tests"
+        )
+
+
+def test_teaching_guide_lists_binders_pins():
+    guide = (ROOT / "docs" / "teaching.md").read_text()
+    pins = _pins()
+    assert f"torch {pins['torch']}, torchvision {pins['torchvision']}" in guide
+
+
 def test_the_kit_itself_is_installed_and_python_is_pinned():
     assert "." in _requirements(), "binder/requirements.txt must install the kit with a '.' line"
     runtime = (BINDER / "runtime.txt").read_text().strip()
     match = re.fullmatch(r"python-(3\.\d+)", runtime)
     assert match, f"runtime.txt should read like 'python-3.11', got {runtime!r}"
     assert SpecifierSet(PYPROJECT["project"]["requires-python"]).contains(match[1] + ".0")
+    tested = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert match[1] == tested, f"Binder runs Python {match[1]}, the tests {tested}: pin {tested}"
 
 
 def _package_files() -> set[str]:
@@ -97,23 +117,44 @@ def _package_files() -> set[str]:
     }
 
 
-def test_installed_package_ships_every_file_of_the_kit(tmp_path):
+def test_installed_package_ships_every_file_of_the_kit(kit_wheel):
     """What Colab and Binder get from ``pip install``: every module and data file of xmlab/."""
-    src = tmp_path / "src"
-    shutil.copytree(ROOT / "xmlab", src / "xmlab", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        if (ROOT / name).exists():
-            shutil.copy(ROOT / name, src / name)
-    cmd = [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation"]
-    done = subprocess.run(
-        [*cmd, "--no-index", "-q", "-w", str(tmp_path / "dist")], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    (wheel,) = (tmp_path / "dist").glob("xmlab-*.whl")
+    wheel, _ = kit_wheel
     shipped = set(zipfile.ZipFile(wheel).namelist())
     expected = _package_files()
     assert any("/assets/" in name for name in expected), "the kit's shipped data is missing"
     assert not expected - shipped, f"not in the installed package: {sorted(expected - shipped)}"
+
+
+def test_package_metadata_builds_without_deprecations(kit_wheel):
+    """PEP 639 licence, version and URLs from xmlab/release.py, no setuptools deprecation."""
+    wheel, log = kit_wheel
+    assert "SetuptoolsDeprecationWarning" not in log, log[log.find("Deprecation") - 500 :][:2000]
+    names = zipfile.ZipFile(wheel).namelist()
+    meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA")))
+    meta = meta.decode()
+    assert "License-Expression: MIT" in meta
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert f"Version: {release.__version__}\n" in meta
+    for key, url in release.project_urls().items():
+        assert f"Project-URL: {key}, {url}" in meta
+    (setuptools,) = (Requirement(r) for r in PYPROJECT["build-system"]["requires"])
+    assert not setuptools.specifier.contains("76.1")  # the first with PEP 639's licence is 77
+
+
+def test_floors_admit_only_versions_that_have_what_the_kit_uses():
+    ranges = _kit_ranges()
+    # torch.amp.GradScaler(device) arrived in torch 2.3, built with torchvision 0.18
+    assert any("torch.amp.GradScaler(" in p.read_text() for p in (ROOT / "xmlab").rglob("*.py"))
+    assert not ranges["torch"].contains("2.2.2") and ranges["torch"].contains("2.3.0")
+    assert not ranges["torchvision"].contains("0.17.2") and ranges["torchvision"].contains("0.18.0")
+    # ruff from one minor version only: a new minor may format the same code differently
+    test_extra = (Requirement(r) for r in PYPROJECT["project"]["optional-dependencies"]["test"])
+    ruff = next(r.specifier for r in test_extra if r.name == "ruff")
+    installed = Version(importlib.metadata.version("ruff"))
+    assert ruff.contains(installed)
+    assert not ruff.contains(f"{installed.major}.{installed.minor + 1}.0")
+    assert not ruff.contains(f"{installed.major}.{installed.minor - 1}.99")
 
 
 def test_widgets_use_only_what_colabs_widget_manager_renders():
@@ -149,15 +190,13 @@ def _run_install_cell(source: str, monkeypatch, *, on_colab: bool) -> list[str]:
 def test_course_notebook_opens_on_colab_and_binder(path, monkeypatch):
     nb = nbformat.read(path, as_version=4)
     first = nb.cells[0]
-    colab = (
-        f"https://colab.research.google.com/github/xmlab-org/xmlab/blob/main/notebooks/{path.name}"
-    )
+    colab = release.colab_url(f"notebooks/{path.name}")
     assert first.cell_type == "markdown" and colab in first.source, "Colab badge missing"
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
     install = _colab_cell(nb)
     assert _run_install_cell(install, monkeypatch, on_colab=False) == []
     (command,) = _run_install_cell(install, monkeypatch, on_colab=True)
-    assert "pip" in command and f"git+{REPO}" in command
+    assert "pip" in command and f'"{release.requirement()}"' in command  # the tagged release
     for cell in nb.cells[1:]:
         if cell.cell_type == "code" and cell.source != install:
             assert not NETWORK.search(cell.source), f"needs the network:\n{cell.source}"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "xmlab"
 LAYERS = [
-    {"utils", "checks"},
+    {"utils", "checks", "release"},
     {"data", "preprocess"},
     {"encoders", "losses", "fusion", "modalities"},
     {"train", "distributed", "metrics", "binding"},

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from xmlab.data import grammar as G
-from xmlab.data.shapes import COLOURS, SHAPES, SIZES, Scenes, sample_scenes
+from xmlab.data.shapes import COLOURS, SHAPES, SIZES, Scenes, make_shapes, sample_scenes
 
 
 def make_scene(objects, xy, relation=0):
@@ -158,3 +158,19 @@ def test_dataset_hard_negatives_follow_the_caption_paraphrase():
         edit = neg["attribute_edit"]
         assert len(edit.split()) == len(ds.captions[i].split())  # same paraphrase, one word changed
         assert sum(a != b for a, b in zip(edit.split(), ds.captions[i].split(), strict=True)) == 1
+
+
+@pytest.mark.parametrize(("combos", "kinds"), [("seen", 50), ("any", 60)])
+def test_possible_captions_are_counted_from_the_grammar(combos, kinds):
+    captions = G.possible_captions(combos)
+    assert len(G.object_kinds(combos)) == kinds
+    # an unordered pair of different kinds in 4 relations, or twins in "left of" / "above"
+    assert len(captions) == kinds * (kinds - 1) // 2 * 4 + kinds * 2
+    assert all(G.parse(c) is not None for c in captions)
+
+
+def test_every_caption_of_the_splits_is_a_possible_caption():
+    possible = set(G.possible_captions("seen"))
+    for split in ("train", "test"):
+        assert set(make_shapes(2000, split=split, seed=1).captions) <= possible
+    assert not set(make_shapes(50, split="heldout").captions) & possible

@@ -52,7 +52,7 @@ def test_solution_becomes_stub_with_hint_and_keeps_the_rest():
     assert source.splitlines() == [
         "values = [1, 2, 3]",
         "# YOUR CODE HERE",
-        "raise NotImplementedError('exercise 1: add up `values` with sum()')",
+        'raise NotImplementedError("exercise 1: add up `values` with sum()")',
         "print(total)",
     ]
     with pytest.raises(NotImplementedError, match="exercise 1: add up"):
@@ -136,14 +136,46 @@ def test_write_student_versions_copies_helpers_and_guards_the_teacher_folder(tmp
     assert main(["student", "--notebooks", str(src), "--out", str(tmp_path / "s")]) == 0
     assert "01_a.ipynb: 1 exercise" in capsys.readouterr().out
     assert nbformat.read(tmp_path / "s" / "experiments" / "run.ipynb", 4).cells[0].source == "x = 1"
-    for out in (src, src / "student"):
-        with pytest.raises(ValueError, match="inside the teacher notebooks"):
-            student.write_student_versions(src, out)
+    with pytest.raises(ValueError, match="would overwrite the teacher notebooks"):
+        student.write_student_versions(src, src)
     with pytest.raises(ValueError, match="holds the teacher notebooks"):
         student.write_student_versions(src, tmp_path)
+
+
+def test_default_folder_is_inside_the_course_and_links_open_the_student_copy(tmp_path):
+    src = tmp_path / "notebooks"
+    badge = (
+        "[![Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+        "(https://colab.research.google.com/github/o/r/blob/main/notebooks/01_a.ipynb) "
+        "[![Binder](b.svg)](https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/notebooks/01_a.ipynb)"
+    )
+    teacher = _book(src / "01_a.ipynb", [("markdown", badge), ("code", EXERCISE)])
+    student.write_student_versions(src)
+    student.write_student_versions(src)  # again: the student folder is not read as a lesson
+    made = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.ipynb"))
+    assert made == ["01_a.ipynb", "student/01_a.ipynb"]
+    copy = nbformat.read(src / "student" / "01_a.ipynb", 4)
+    assert copy.cells[0].source.count("notebooks/student/01_a.ipynb") == 2
+    assert "notebooks/01_a.ipynb" not in copy.cells[0].source
+    original = nbformat.read(teacher, 4)
+    assert [c.id for c in copy.cells] == [c.id for c in original.cells]  # the grader's anchor
+
+
+def test_a_broken_notebook_is_named_and_leaves_the_old_copies(tmp_path, capsys):
+    src = tmp_path / "notebooks"
+    _book(src / "01_a.ipynb", [("code", EXERCISE)])
+    assert main(["student", "--notebooks", str(src)]) == 0
+    before = (src / "student" / "01_a.ipynb").read_text()
     _book(src / "02_bad.ipynb", [("code", "### BEGIN SOLUTION\nx = 1")])
-    assert main(["student", "--notebooks", str(src), "--out", str(tmp_path / "s2")]) == 2
+    assert main(["student", "--notebooks", str(src)]) == 2
     assert "02_bad.ipynb cell 0" in capsys.readouterr().err
+    (src / "02_bad.ipynb").write_text('{"cells": [', encoding="utf-8")
+    assert main(["student", "--notebooks", str(src)]) == 2
+    err = capsys.readouterr().err
+    assert "02_bad.ipynb is not a notebook Jupyter can open" in err and "Traceback" not in err
+    assert sorted(p.name for p in (src / "student").iterdir()) == ["01_a.ipynb"]
+    assert (src / "student" / "01_a.ipynb").read_text() == before
+    assert [p.name for p in src.iterdir() if p.name.startswith(".")] == []  # nothing half-made
 
 
 @pytest.mark.parametrize("path", COURSE, ids=[p.name for p in COURSE])
@@ -154,4 +186,5 @@ def test_course_notebook_student_version(path):
     text = "\n".join(c.source for c in nb.cells)
     assert student.BEGIN not in text and student.END not in text
     for ex in exercises:
-        assert f"exercise {ex.number}:" in nb.cells[ex.cell].source
+        stub = "*Your answer here.*" if ex.kind == "written" else f"exercise {ex.number}:"
+        assert stub in nb.cells[ex.cell].source

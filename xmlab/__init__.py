@@ -33,10 +33,9 @@ from xmlab import (
 )
 from xmlab.course import classroom, student, sweep
 from xmlab.course.record import record, recorded
+from xmlab.release import __version__ as __version__
 from xmlab.train import accumulate, checkpoint, history, optim
 from xmlab.utils import moved
-
-__version__ = "0.1.0"
 
 # Modules that moved into a step's folder keep their old names: `xm.optim`, `import
 # xmlab.checkpoint`, `from xmlab.sweep import run_sweep` all reach the module in its new home.

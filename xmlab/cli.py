@@ -1,8 +1,9 @@
-"""The ``xmlab`` command: run the course, sweep a notebook's parameters, make student versions.
+"""The ``xmlab`` command: run the course, sweep a notebook's parameters, make student versions,
+grade submissions.
 
 ``xmlab run`` executes the course, ``xmlab sweep`` runs one notebook over a parameter grid,
-``xmlab student`` writes the notebooks with solutions replaced by stubs, ``xmlab info`` describes
-the setup.
+``xmlab student`` writes the notebooks with solutions replaced by stubs, ``xmlab grade`` runs
+students' notebooks with the teacher's checks, ``xmlab info`` describes the setup.
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ def cmd_student(args: argparse.Namespace) -> int:
 
     try:
         exercises = write_student_versions(args.notebooks, args.out)
+        if args.guide:
+            from xmlab.course.exercises import sync_guide
+
+            changed = sync_guide(args.guide, args.notebooks)
     except (ValueError, FileNotFoundError) as err:
         print(f"xmlab student: {err}", file=sys.stderr)
         return 2
@@ -73,7 +78,31 @@ def cmd_student(args: argparse.Namespace) -> int:
         counts[ex.notebook] = counts.get(ex.notebook, 0) + 1
     for name, count in counts.items():
         print(f"{name}: {count} exercise{'s' * (count != 1)}")
-    print(f"{len(exercises)} solutions replaced by stubs; student notebooks in {args.out}")
+    out = args.out or Path(args.notebooks) / "student"
+    print(f"{len(exercises)} solutions replaced by stubs; student notebooks in {out}")
+    if args.guide:
+        print(
+            f"exercise table and answer key in {args.guide} {'updated' if changed else 'unchanged'}"
+        )
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from xmlab.course.grade import WRITTEN, grade, summary_table
+
+    try:
+        rows = grade(args.submissions, args.teacher, out=args.output, timeout=args.timeout)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"xmlab grade: {err}", file=sys.stderr)
+        return 2
+    print("\n" + summary_table(rows))
+    problems = [r for r in rows if r.passed != 1 and r.exercise != "total" and r.error != WRITTEN]
+    for r in problems:
+        where = f"{r.student}/{r.notebook}" + (
+            f" exercise {r.exercise}" if r.exercise != "" else ""
+        )
+        print(f"{where}: {r.error}")
+    print(f"\ngradebook: {args.output}")
     return 0
 
 
@@ -128,8 +157,30 @@ def _add_sweep(sub) -> None:
 def _add_student(sub) -> None:
     student = sub.add_parser("student", help="write the notebooks with solutions as stubs")
     student.add_argument("--notebooks", default="notebooks", help="the teacher notebooks")
-    student.add_argument("--out", default="student", help="where the student versions go")
+    student.add_argument("--out", help="where the student versions go (default: NOTEBOOKS/student)")
+    student.add_argument(
+        "--guide",
+        metavar="MARKDOWN",
+        help="also rewrite the exercise table and answer key in this guide, e.g. docs/teaching.md",
+    )
     student.set_defaults(func=cmd_student)
+
+
+def _add_grade(sub) -> None:
+    grade = sub.add_parser(
+        "grade",
+        help="run students' notebooks with the teacher's checks into a gradebook",
+        description="Run every student's notebooks with the teacher's check cells. WARNING: "
+        "this executes the students' code with your permissions; grade in a container or an "
+        "account that holds nothing else.",
+    )
+    grade.add_argument("submissions", help="a folder with one folder per student")
+    grade.add_argument("--teacher", default="notebooks", help="the teacher notebooks")
+    grade.add_argument("-o", "--output", default="gradebook.csv", help="the CSV gradebook")
+    grade.add_argument(
+        "--timeout", type=float, default=600, help="seconds one notebook may run (default 600)"
+    )
+    grade.set_defaults(func=cmd_grade)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_sweep(sub)
     _add_student(sub)
+    _add_grade(sub)
     info = sub.add_parser("info", help="versions and the device 'auto' picks")
     info.set_defaults(func=cmd_info)
     return parser

@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from xmlab.course.kernels import kernel_config, papermill_options
 from xmlab.course.record import ENV_VAR, read_records
 
 
@@ -78,6 +79,7 @@ def execute(notebook: Path, run: Path, parameters: dict | None = None) -> Notebo
             cwd=str(notebook.parent),
             progress_bar=False,
             kernel_name="python3",
+            **papermill_options(),
         )
     except pm.PapermillExecutionError as err:
         status, error = "failed", f"cell {err.exec_count}: {err.ename}: {err.evalue}"
@@ -91,9 +93,10 @@ def execute(notebook: Path, run: Path, parameters: dict | None = None) -> Notebo
 # papermill's own process: parameters travel as JSON, so 1e-05 stays a float and lists stay lists
 _PAPERMILL = """import json, sys
 import papermill as pm
-nb, out, cwd, params = sys.argv[1:]
+from traitlets.config import Config
+nb, out, cwd, params, config = sys.argv[1:]
 pm.execute_notebook(nb, out, parameters=json.loads(params), cwd=cwd, progress_bar=False,
-                    kernel_name="python3")
+                    kernel_name="python3", config=Config(json.loads(config)))
 """
 
 
@@ -113,7 +116,8 @@ def execute_in_subprocess(
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     command = [sys.executable, "-c", _PAPERMILL, str(notebook), str(output),
-               str(notebook.parent), json.dumps(parameters or {})]  # fmt: skip
+               str(notebook.parent), json.dumps(parameters or {}),
+               json.dumps(kernel_config())]  # fmt: skip
     start = time.perf_counter()
     proc = subprocess.run(command, env=env, capture_output=True, text=True)
     status, error = "ok", ""

@@ -20,11 +20,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from xmlab import release
 from xmlab.course.runner import NotebookResult, execute_in_subprocess, new_run_folder
 from xmlab.utils import moved
 
 FIXED_COLUMNS = ("run", "status", "seconds", "device_used")  # then parameters, then metrics
-REPOSITORY_RAW = "https://raw.githubusercontent.com/xmlab-org/xmlab/main/"
+REPOSITORY_RAW = release.raw_url()  # the repository's files at the release's tag
 
 
 def parse_value(text: str):

@@ -19,8 +19,18 @@ import re
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 
-from xmlab.data.scenes import COLOURS, CONVERSE, RELATIONS, SHAPES, SIZES, Scenes
+from xmlab.data.scenes import (
+    COLOURS,
+    CONVERSE,
+    HELDOUT_COMBOS,
+    RELATIONS,
+    SHAPES,
+    SIZES,
+    Scenes,
+    canonical_order,
+)
 
 PAIR_TEMPLATES = (  # {a} stands {rel} to {b}; {conv} is the converse relation
     "a {a} {rel} a {b}",
@@ -242,3 +252,29 @@ def hard_negatives(
         {k: hard_negative(scenes, i, k, template=templates[i], rng=rng) for k in NEGATIVE_KINDS}
         for i in range(len(scenes))
     ]
+
+
+def object_kinds(combos: str = "seen") -> list[tuple[int, int, int]]:
+    """Every (shape, colour, size) code an object can take: all of them (``"any"``), or those
+    outside :data:`HELDOUT_COMBOS` (``"seen"``, the train / val / test splits)."""
+    if combos not in ("any", "seen"):
+        raise ValueError(f"combos must be 'any' or 'seen', got {combos!r}")
+    colours = list(COLOURS)
+    return [
+        (s, c, z)
+        for s in range(len(SHAPES))
+        for c in range(len(colours))
+        for z in range(len(SIZES))
+        if combos == "any" or (colours[c], SHAPES[s]) not in HELDOUT_COMBOS
+    ]
+
+
+def possible_captions(combos: str = "seen") -> list[str]:
+    """Every canonical caption of a two-object scene: each pair of object kinds in each relation,
+    named in the kit's fixed order (:func:`~xmlab.data.scenes.canonical_order`), written once."""
+    kinds = object_kinds(combos)
+    pairs = torch.tensor([(*a, *b, r) for a in kinds for b in kinds for r in range(len(RELATIONS))])
+    two = lambda col: pairs[:, [col, col + 3]]  # (N, 2): the attribute of both objects
+    zeros = torch.zeros(len(pairs), 2)  # positions play no part in the caption
+    scenes = canonical_order(Scenes(two(0), two(1), two(2), zeros, zeros, pairs[:, 6]))
+    return sorted({render_text(desc) for desc in describe_all(scenes)})
