@@ -4,7 +4,7 @@ Notebooks use it as ``import xmlab as xm`` and call ``xm.losses.clip_loss(...)``
 ``xm.data.make_shapes(...)``, and so on. The package follows the three steps of the method:
 
 1. preprocessing into a common representation: ``data/``, ``preprocess/``;
-2. joint learning across models and tasks: ``encoders/``, ``losses.py``, ``fusion/``,
+2. joint learning across models and tasks: ``encoders/``, ``losses/``, ``fusion/``,
    ``modalities.py``, ``binding.py``;
 3. optimisation by gradient descent: ``train/`` (and ``distributed/`` at scale);
 

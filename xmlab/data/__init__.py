@@ -4,10 +4,11 @@
   (paraphrases, parsing, verified hard negatives);
 - ``digits.py``, ``av_digits.py``: the tri-modal spoken digits, as samples and as tensors;
 - ``download.py``: real data sets with pinned checksums, a cache and a classroom mirror;
-- ``loaders.py``: collating dict batches, and a fast loader over tensors.
+- ``loaders.py``: collating dict batches, and a fast loader over tensors;
+- ``negatives.py``: Shapes pairs with verified-false hard-negative captions, for NegCLIP.
 """
 
-from xmlab.data import digits, download, grammar, scenes
+from xmlab.data import digits, download, grammar, negatives, scenes
 from xmlab.data.av_digits import DIGIT_MEL, av_digits, tri_modal_digits
 from xmlab.data.digits import Degradation, SpokenDigits, digit_texts
 from xmlab.data.loaders import (
@@ -18,6 +19,7 @@ from xmlab.data.loaders import (
     move_to,
     pair_loader,
 )
+from xmlab.data.negatives import negative_pair_loader, scene_negatives
 from xmlab.data.shapes import (
     COLOURS,
     HELDOUT_COMBOS,
@@ -55,9 +57,12 @@ __all__ = [
     "make_shapes",
     "modality_loader",
     "move_to",
+    "negative_pair_loader",
+    "negatives",
     "pair_loader",
     "render",
     "sample_scenes",
+    "scene_negatives",
     "scenes",
     "tri_modal_digits",
 ]

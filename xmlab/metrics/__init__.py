@@ -2,7 +2,8 @@
 
 One module per family, every name re-exported here: ``xm.metrics.retrieval_metrics(...)``.
 
-Explained in: notebooks/00_welcome.ipynb and notebooks/05_evaluation.ipynb
+Explained in: notebooks/00_welcome.ipynb, notebooks/05_evaluation.ipynb and
+notebooks/06_compositionality.ipynb
 """
 
 from xmlab.metrics.classification import (
@@ -15,6 +16,14 @@ from xmlab.metrics.classification import (
     zero_shot_accuracy,
     zero_shot_classifier,
     zero_shot_predict,
+)
+from xmlab.metrics.compositional import (
+    caption_scorer,
+    compositional_scores,
+    embed_bags,
+    embed_images,
+    embed_texts,
+    word_bag,
 )
 from xmlab.metrics.probes import (
     accuracy_under_noise,
@@ -45,8 +54,13 @@ __all__ = [
     "accuracy",
     "accuracy_under_noise",
     "add_noise",
+    "caption_scorer",
     "check_embeddings",
+    "compositional_scores",
     "confusion_matrix",
+    "embed_bags",
+    "embed_images",
+    "embed_texts",
     "fit_linear_probe",
     "gap_vector",
     "group_ids",
@@ -66,6 +80,7 @@ __all__ = [
     "shift_embeddings",
     "similarity_chunks",
     "summarize_ranks",
+    "word_bag",
     "zero_shot_accuracy",
     "zero_shot_classifier",
     "zero_shot_predict",

@@ -37,6 +37,7 @@ from xmlab.train.hooks import (
     LossFn,
     classification_loss,
     contrastive_loss,
+    hard_negative_loss,
     make_contrastive_loss,
     multitask_loss,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "fit",
     "fit_tensors",
     "history",
+    "hard_negative_loss",
     "hooks",
     "load_checkpoint",
     "loop",

@@ -1,11 +1,12 @@
 """Loss hooks: what ``fit`` calls on each batch, ``loss_fn(model, batch) -> scalar loss``.
 
-Models return embeddings or logits; the objectives in ``xmlab/losses.py`` turn those into a
+Models return embeddings or logits; the objectives in ``xmlab/losses/`` turn those into a
 number. A hook is the glue between the two: it runs the model on a batch dict and hands its
 outputs to an objective, so one training loop serves a dual encoder, a fusion classifier or a
 multi-task model.
 
-Explained in: notebooks/04_optimization.ipynb and notebooks/07_fusion_and_multitask.ipynb
+Explained in: notebooks/04_optimization.ipynb, notebooks/06_compositionality.ipynb and
+notebooks/07_fusion_and_multitask.ipynb
 """
 
 from __future__ import annotations
@@ -31,6 +32,26 @@ def contrastive_loss(model: nn.Module, batch: dict) -> torch.Tensor:
 
 
 contrastive_loss.pair_loss = losses.clip_loss  # lets fit accumulate it exactly (accumulate.py)
+
+
+def hard_negative_loss(model: nn.Module, batch: dict) -> torch.Tensor:
+    """NegCLIP on a batch of ``xm.data.negative_pair_loader``: the K hard-negative captions of
+    each image are embedded by the same text tower and join the image's candidates.
+
+    Shapes:
+        batch["image"]: (B, 3, H, W), batch["input_ids"]: (B, L),
+        batch["negative_input_ids"]: (B, K, L') -> scalar.
+    """
+    keys = ["negative_input_ids", "negative_attention_mask"]
+    fix = "build the loader with xm.data.negative_pair_loader"
+    checks.batch_keys(batch, keys, "training with hard negatives", fix=fix)
+    out = model(batch["image"], batch["input_ids"], batch["attention_mask"])
+    b, k, length = batch["negative_input_ids"].shape
+    ids, mask = (batch[key].reshape(b * k, length) for key in keys)  # (B*K, L')
+    negatives = model.encode_text(ids, mask).view(b, k, -1)  # (B, K, D)
+    return losses.negclip_loss(
+        out["image_emb"], out["text_emb"], logit_scale=out["logit_scale"], text_negatives=negatives
+    )
 
 
 def make_contrastive_loss(pair_loss: PairLoss) -> LossFn:

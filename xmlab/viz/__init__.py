@@ -8,6 +8,7 @@ Explained in: notebooks/00_welcome.ipynb and notebooks/05_evaluation.ipynb
 """
 
 from xmlab.viz.audio import show_spectrogram, wav_bytes
+from xmlab.viz.compositional import plot_kind_accuracy, show_caption_scores
 from xmlab.viz.core import (
     as_hwc,
     figure_to_png,
@@ -45,6 +46,7 @@ __all__ = [
     "plot_descent",
     "plot_hard_negatives",
     "plot_history",
+    "plot_kind_accuracy",
     "plot_loss_lab",
     "plot_lr_range",
     "plot_noise_curve",
@@ -54,6 +56,7 @@ __all__ = [
     "plot_training",
     "project_2d",
     "row_losses",
+    "show_caption_scores",
     "show_confusion",
     "show_embeddings_2d",
     "show_image_to_texts",

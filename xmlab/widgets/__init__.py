@@ -9,6 +9,7 @@ notebooks/08_real_data.ipynb
 """
 
 from xmlab.widgets.augmentation import AugmentationExplorer, augmentation_explorer
+from xmlab.widgets.compositional import HardNegativeExplorer, hard_negative_explorer
 from xmlab.widgets.dashboard import TrainingDashboard, training_dashboard
 from xmlab.widgets.explorers import LossLab, TemperatureExplorer, loss_lab, temperature_explorer
 from xmlab.widgets.retrieval import RetrievalExplorer, retrieval_explorer
@@ -17,6 +18,7 @@ from xmlab.widgets.training import LiveCurve, LrLab, lr_lab
 
 __all__ = [
     "AugmentationExplorer",
+    "HardNegativeExplorer",
     "LiveCurve",
     "LossLab",
     "LrLab",
@@ -25,6 +27,7 @@ __all__ = [
     "TemperatureExplorer",
     "TrainingDashboard",
     "augmentation_explorer",
+    "hard_negative_explorer",
     "loss_lab",
     "lr_lab",
     "noise_explorer",
