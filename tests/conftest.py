@@ -18,6 +18,13 @@ def _seed_and_threads():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_classroom_mirror(monkeypatch):
+    """Unit tests choose their own data sources: a classroom mirror set for the notebooks
+    (``XMLAB_MIRROR``, as CI sets it) must not answer the downloads they stage."""
+    monkeypatch.delenv("XMLAB_MIRROR", raising=False)
+
+
 @pytest.fixture(scope="session")
 def kit_wheel(tmp_path_factory) -> tuple[Path, str]:
     """The kit built as a wheel from a clean copy of its files, and the build's verbose log."""

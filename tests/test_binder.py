@@ -196,7 +196,8 @@ def test_course_notebook_opens_on_colab_and_binder(path, monkeypatch):
     install = _colab_cell(nb)
     assert _run_install_cell(install, monkeypatch, on_colab=False) == []
     (command,) = _run_install_cell(install, monkeypatch, on_colab=True)
-    assert "pip" in command and f'"{release.requirement()}"' in command  # the tagged release
+    extras = tuple(nb.metadata.get("xmlab", {}).get("extras", ()))  # e.g. 08: ("pretrained",)
+    assert "pip" in command and f'"{release.requirement(extras)}"' in command  # the release
     for cell in nb.cells[1:]:
         if cell.cell_type == "code" and cell.source != install:
             assert not NETWORK.search(cell.source), f"needs the network:\n{cell.source}"

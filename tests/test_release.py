@@ -95,3 +95,15 @@ def test_check_mode_reports_drift_and_changes_nothing(tmp_path, monkeypatch, cap
     assert "README.md" in out and "run python tools/release_links.py" in err
     assert (fork / "README.md").read_text() == before
     assert release_links.main([]) == 0 and release_links.main(["--check"]) == 0
+
+
+def test_a_notebook_that_needs_an_extra_installs_it_on_colab():
+    """Lesson 08's pretrained tower needs the ``pretrained`` extra: its install cell asks for it
+    (from ``metadata.xmlab.extras``), every other notebook installs the plain kit."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(release.install_cell())])
+    nb.metadata["xmlab"] = {"needs": ["fsdd"], "extras": ["pretrained"]}
+    assert release.update_notebook(nb, "notebooks/08_real_data.ipynb") is True
+    assert f'"xmlab[pretrained] @ git+{release.REPOSITORY}@{release.tag()}"' in nb.cells[0].source
+    lesson = nbformat.read(ROOT / "notebooks" / "08_real_data.ipynb", as_version=4)
+    install = next(c.source for c in lesson.cells if c.cell_type == "code")
+    assert install == release.install_cell(("pretrained",))

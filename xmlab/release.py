@@ -65,9 +65,11 @@ def binder_url(path: str = "notebooks") -> str:
     return f"https://mybinder.org/v2/gh/{owner}/{name}/{tag()}?urlpath=lab/tree/{path}"
 
 
-def requirement() -> str:
-    """What ``pip install`` gets the release from, e.g. ``xmlab @ git+https://...@v0.1.0``."""
-    return f"xmlab @ git+{REPOSITORY}@{tag()}"
+def requirement(extras: tuple[str, ...] = ()) -> str:
+    """What ``pip install`` gets the release from, e.g. ``xmlab @ git+https://...@v0.1.0``
+    (``xmlab[pretrained] @ ...`` with ``extras=("pretrained",)``)."""
+    name = f"xmlab[{','.join(extras)}]" if extras else "xmlab"
+    return f"{name} @ git+{REPOSITORY}@{tag()}"
 
 
 def project_urls() -> dict[str, str]:
@@ -79,9 +81,10 @@ def project_urls() -> dict[str, str]:
     }
 
 
-def install_cell() -> str:
-    """The source of every notebook's first code cell: install the release on Colab only."""
-    return INSTALL_CELL.format(requirement=requirement()).rstrip("\n")
+def install_cell(extras: tuple[str, ...] = ()) -> str:
+    """The source of every notebook's first code cell: install the release on Colab only, with
+    the optional ``extras`` the notebook lists in its metadata (``xmlab.extras``)."""
+    return INSTALL_CELL.format(requirement=requirement(tuple(extras))).rstrip("\n")
 
 
 # Links in any text: the path they open follows the fixed part; owner, name and ref are replaced
@@ -118,7 +121,8 @@ def update_notebook(nb, path: str) -> bool:
         path: where the notebook lies in the repository, e.g. ``"notebooks/00_welcome.ipynb"``:
             the badges of its first markdown cell that has any open this file; other links keep
             their path. The first code cell that installs the kit on Colab gets the release's
-            install cell. A notebook without badges or install cell keeps what it has.
+            install cell, with the extras of the notebook's ``xmlab.extras`` metadata. A notebook
+            without badges or install cell keeps what it has.
     """
     before = [cell.source for cell in nb.cells]
     markdown = [cell for cell in nb.cells if cell.cell_type == "markdown"]
@@ -128,5 +132,5 @@ def update_notebook(nb, path: str) -> bool:
     code = (cell for cell in nb.cells if cell.cell_type == "code")
     install = next((cell for cell in code if is_install_cell(cell.source)), None)
     if install is not None:
-        install.source = install_cell()
+        install.source = install_cell(tuple(nb.metadata.get("xmlab", {}).get("extras", ())))
     return [cell.source for cell in nb.cells] != before
