@@ -38,7 +38,9 @@ def seconds(statement: str, tree: Path, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", statement], env=env, check=True)
+        # run inside the tree: `python -c` puts the working folder first on sys.path, ahead of
+        # PYTHONPATH, so another folder holding an `xmlab/` would be measured instead
+        subprocess.run([sys.executable, "-c", statement], env=env, cwd=tree, check=True)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
