@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbfiles import write_notebook
 
 from xmlab.cli import main
 from xmlab.course import grade as grading
@@ -33,27 +34,13 @@ OTHER = [("markdown", "# 02 · Other"), ("code", "### BEGIN SOLUTION\ny = 1\n###
          ("code", "# check: y\nassert y == 1")]  # fmt: skip
 
 
-def _book(path: Path, cells) -> Path:
-    nb = nbformat.v4.new_notebook()
-    make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell}
-    nb.cells = [make[kind](source) for kind, source in cells]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
-
-
 @pytest.fixture()
 def course(tmp_path):
     """Teacher notebooks, their student versions, and a way to hand in a changed copy."""
     teacher = tmp_path / "notebooks"
-    _book(teacher / "01_demo.ipynb", LESSON)
-    _book(teacher / "02_other.ipynb", OTHER)
-    _book(teacher / "experiments" / "helper.ipynb", [("code", "x = 1")])
+    write_notebook(teacher / "01_demo.ipynb", LESSON)
+    write_notebook(teacher / "02_other.ipynb", OTHER)
+    write_notebook(teacher / "experiments" / "helper.ipynb", [("code", "x = 1")])
     student.write_student_versions(teacher)
     handout = nbformat.read(teacher / "student" / "01_demo.ipynb", as_version=4)
     submissions = tmp_path / "submissions"

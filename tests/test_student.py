@@ -4,6 +4,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbfiles import write_notebook
 
 from xmlab import student
 from xmlab.cli import main
@@ -18,20 +19,6 @@ for v in values:
     total += v
 ### END SOLUTION
 print(total)"""
-
-
-def _book(path: Path, cells: list[tuple[str, str]]) -> Path:
-    nb = nbformat.v4.new_notebook()
-    make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell}
-    nb.cells = [make[kind](source) for kind, source in cells]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
 
 
 def _execute(path: Path) -> list:
@@ -120,7 +107,7 @@ def test_teacher_passes_and_student_fails_exactly_at_the_exercise(tmp_path):
         ("code", EXERCISE),
         ("code", "assert total == sum(values)  # check"),
     ]
-    teacher = _book(tmp_path / "teacher" / "00_demo.ipynb", cells)
+    teacher = write_notebook(tmp_path / "teacher" / "00_demo.ipynb", cells)
     assert _execute(teacher) == [None, None, None, None]
     exercises = student.write_student_versions(tmp_path / "teacher", tmp_path / "student")
     assert [(e.notebook, e.cell) for e in exercises] == [("00_demo.ipynb", 2)]
@@ -131,8 +118,8 @@ def test_teacher_passes_and_student_fails_exactly_at_the_exercise(tmp_path):
 
 def test_write_student_versions_copies_helpers_and_guards_the_teacher_folder(tmp_path, capsys):
     src = tmp_path / "notebooks"
-    _book(src / "01_a.ipynb", [("code", EXERCISE)])
-    _book(src / "experiments" / "run.ipynb", [("code", "x = 1")])
+    write_notebook(src / "01_a.ipynb", [("code", EXERCISE)])
+    write_notebook(src / "experiments" / "run.ipynb", [("code", "x = 1")])
     assert main(["student", "--notebooks", str(src), "--out", str(tmp_path / "s")]) == 0
     assert "01_a.ipynb: 1 exercise" in capsys.readouterr().out
     assert nbformat.read(tmp_path / "s" / "experiments" / "run.ipynb", 4).cells[0].source == "x = 1"
@@ -149,7 +136,7 @@ def test_default_folder_is_inside_the_course_and_links_open_the_student_copy(tmp
         "(https://colab.research.google.com/github/o/r/blob/main/notebooks/01_a.ipynb) "
         "[![Binder](b.svg)](https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/notebooks/01_a.ipynb)"
     )
-    teacher = _book(src / "01_a.ipynb", [("markdown", badge), ("code", EXERCISE)])
+    teacher = write_notebook(src / "01_a.ipynb", [("markdown", badge), ("code", EXERCISE)])
     student.write_student_versions(src)
     student.write_student_versions(src)  # again: the student folder is not read as a lesson
     made = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.ipynb"))
@@ -163,10 +150,10 @@ def test_default_folder_is_inside_the_course_and_links_open_the_student_copy(tmp
 
 def test_a_broken_notebook_is_named_and_leaves_the_old_copies(tmp_path, capsys):
     src = tmp_path / "notebooks"
-    _book(src / "01_a.ipynb", [("code", EXERCISE)])
+    write_notebook(src / "01_a.ipynb", [("code", EXERCISE)])
     assert main(["student", "--notebooks", str(src)]) == 0
     before = (src / "student" / "01_a.ipynb").read_text()
-    _book(src / "02_bad.ipynb", [("code", "### BEGIN SOLUTION\nx = 1")])
+    write_notebook(src / "02_bad.ipynb", [("code", "### BEGIN SOLUTION\nx = 1")])
     assert main(["student", "--notebooks", str(src)]) == 2
     assert "02_bad.ipynb cell 0" in capsys.readouterr().err
     (src / "02_bad.ipynb").write_text('{"cells": [', encoding="utf-8")
