@@ -89,4 +89,6 @@ def test_training_learns_the_seen_classes_and_scores_held_out_ones(fake_fashion)
     predicted = torch.tensor(split.seen)[(emb @ classes.T).argmax(1)]
     assert (predicted == split.train_labels[:70]).float().mean() > 0.9  # seen classes: learned
     # unseen names are all "<unk>": identical class vectors, so every photo gets the first one
+    model.train()
     assert zeroshot.zero_shot(model, split) == pytest.approx(1 / 3)
+    assert model.training  # scoring puts the model back in the mode it was in

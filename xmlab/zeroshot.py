@@ -42,6 +42,7 @@ from xmlab.metrics.classification import zero_shot_accuracy
 from xmlab.preprocess.text import WordTokenizer
 from xmlab.train import TrainConfig, fit
 from xmlab.train.history import History
+from xmlab.utils import evaluating
 
 FASHION_NAMES = (  # Fashion-MNIST's classes as a caption says them
     "t-shirt", "trouser", "pullover", "dress", "coat",
@@ -239,13 +240,13 @@ def class_embeddings(
     return F.normalize(torch.stack(rows), dim=-1)  # (C, D)
 
 
-@torch.no_grad()
 def zero_shot(model: CaptionModel, split: ZeroShotSplit, *, batch_size: int = 1000) -> float:
     """Accuracy on the held-out classes' test photos, choosing among the held-out names only."""
-    model.eval()
     device = next(model.parameters()).device
     images = split.test_images
-    emb = torch.cat([model.encode_image(images[i : i + batch_size].to(device)).cpu()
-                     for i in range(0, len(images), batch_size)])  # fmt: skip
     targets = torch.tensor([split.held_out.index(int(y)) for y in split.test_labels])
-    return zero_shot_accuracy(emb, class_embeddings(model, split.held_out).cpu(), targets)
+    with evaluating(model):  # eval mode and no gradients, then the model's mode as it was
+        emb = torch.cat([model.encode_image(images[i : i + batch_size].to(device)).cpu()
+                         for i in range(0, len(images), batch_size)])  # fmt: skip
+        classes = class_embeddings(model, split.held_out).cpu()
+    return zero_shot_accuracy(emb, classes, targets)
